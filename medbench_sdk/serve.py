@@ -55,6 +55,7 @@ class Submission(Protocol):
 
     def embed(self, task: Task, images: np.ndarray) -> np.ndarray: ...
 
+    # Optional: implement only the kinds the manifest declares.
     def finetune(self, task: Task) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]: ...
 
     def peak_gpu_memory_mb(self) -> float | None: ...
@@ -102,6 +103,9 @@ def serve(submission: Submission, argv: list[str] | None = None) -> int:
         print(f"usage: <entrypoint> {{{'|'.join(KINDS)}}}", file=sys.stderr)
         return EXIT_USAGE
     kind = argv[0]
+    if not callable(getattr(submission, kind, None)):
+        print(f"medbench-sdk: submission {submission.name} does not implement {kind}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         task = read_task()
         if task.kind != kind:

@@ -1,0 +1,135 @@
+"""Frozen split locks: case ids per split, sha256 per source file, a hash of the labels.
+
+``freeze`` writes ``datasets/<name>/splits.lock.json`` once; ``verify`` runs before every scoring run
+and refuses a dataset whose files or labels changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.datasets.raw import SPLITS, RawDataset
+from harness.datasets.spec import DatasetSpec
+from harness.errors import DatasetError
+
+LOCK_VERSION = 1
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def label_hash(labels: np.ndarray) -> str:
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    h = hashlib.sha256(str(labels.shape).encode())
+    h.update(labels.tobytes())
+    return h.hexdigest()
+
+
+def canonical_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SplitLock:
+    dataset: str
+    lock_hash: str
+    splits: dict[str, list[str]]
+    source_files: dict[str, str]
+    label_hash: str
+    doc: dict[str, Any]
+
+    def split_sizes(self) -> dict[str, int]:
+        return {s: len(ids) for s, ids in self.splits.items()}
+
+
+def build_lock(spec: DatasetSpec, raw: RawDataset) -> dict[str, Any]:
+    body = {
+        "lock_version": LOCK_VERSION,
+        "dataset": spec.name,
+        "split_policy": spec.split_policy,
+        "grouping": spec.grouping,
+        "source_files": {name: sha256_file(path) for name, path in sorted(raw.source_files.items())},
+        "splits": {s: raw.splits[s].ids for s in SPLITS},
+        "counts": {s: len(raw.splits[s].ids) for s in SPLITS},
+        "label_hash": label_hash(raw.all_labels()),
+    }
+    return {**body, "lock_hash": canonical_hash(body)}
+
+
+def freeze(spec: DatasetSpec, raw: RawDataset, overwrite: bool = False) -> SplitLock:
+    if spec.lock_path.exists() and not overwrite:
+        raise DatasetError(f"{spec.lock_path}: already frozen; a lock is created once (pass --overwrite to refreeze)")
+    doc = build_lock(spec, raw)
+    tmp = spec.lock_path.with_suffix(".partial")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(spec.lock_path)
+    return _as_lock(doc)
+
+
+def _as_lock(doc: dict[str, Any]) -> SplitLock:
+    return SplitLock(
+        dataset=doc["dataset"],
+        lock_hash=doc["lock_hash"],
+        splits=doc["splits"],
+        source_files=doc["source_files"],
+        label_hash=doc["label_hash"],
+        doc=doc,
+    )
+
+
+def load_lock(spec: DatasetSpec) -> SplitLock:
+    path = spec.lock_path
+    if not path.exists():
+        raise DatasetError(f"{path}: missing; freeze the split first (medbench datasets freeze {spec.name})")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
+    for key in ("lock_version", "dataset", "source_files", "splits", "label_hash", "lock_hash"):
+        if key not in doc:
+            raise DatasetError(f"{path}: field '{key}' is missing")
+    body = {k: v for k, v in doc.items() if k != "lock_hash"}
+    if canonical_hash(body) != doc["lock_hash"]:
+        raise DatasetError(f"{path}: field 'lock_hash' does not match the lock's content (the lock was edited by hand)")
+    return _as_lock(doc)
+
+
+def verify_files(lock: SplitLock, source_files: dict[str, Path]) -> None:
+    """Refuse (DatasetError) on any changed, missing or extra source file, naming each."""
+    problems = []
+    for name, expected in sorted(lock.source_files.items()):
+        path = source_files.get(name)
+        if path is None or not path.exists():
+            problems.append(f"{name}: missing (expected sha256 {expected})")
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            problems.append(f"{path}: changed (sha256 {actual}, lock says {expected})")
+    for name in sorted(set(source_files) - set(lock.source_files)):
+        problems.append(f"{source_files[name]}: extra file not in the lock")
+    if problems:
+        raise DatasetError(
+            f"dataset {lock.dataset} does not match its frozen split lock; refusing to score:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def verify_content(lock: SplitLock, raw: RawDataset) -> None:
+    """After reading: the case ids and labels are exactly the frozen ones."""
+    for split in SPLITS:
+        if raw.splits[split].ids != lock.splits.get(split):
+            raise DatasetError(f"dataset {lock.dataset}: split '{split}' case ids differ from the lock")
+    actual = label_hash(raw.all_labels())
+    if actual != lock.label_hash:
+        raise DatasetError(f"dataset {lock.dataset}: label hash {actual} differs from the lock's {lock.label_hash}")

@@ -1,0 +1,33 @@
+"""What every protocol provides: its container call, its config (part of the cache key) and scoring."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ProtocolOutcome:
+    test_probs: np.ndarray  # [N_test, C]
+    choices: dict[str, Any] = field(default_factory=dict)  # what was chosen on val, for audit
+
+
+class Protocol(ABC):
+    name: str
+    kind: str  # the container call: "embed" or "finetune"
+
+    def __init__(self, input_size: int | None = None, seed: int = 0, **options: Any):
+        self.input_size = input_size
+        self.seed = seed
+        self.options = options
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the protocol's numbers; hashed into the cache key."""
+        return {"name": self.name, "kind": self.kind, "input_size": self.input_size, "seed": self.seed, **self.options}
+
+    @abstractmethod
+    def score_embeddings(self, task_type: str, splits: dict[str, np.ndarray], labels: dict[str, np.ndarray], official_metric: str) -> ProtocolOutcome:
+        """Given per-split embeddings and the train/val labels (never test), predict test probabilities."""

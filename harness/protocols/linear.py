@@ -1,0 +1,79 @@
+"""``linear``: harness-owned L2 logistic regression on frozen embeddings.
+
+Features are standardized on train. C is swept over one fixed log grid, each fit on train and scored on
+val with the dataset's official metric; the best C is refit on train + val (as DINOv2's evaluation
+does) and the test split is predicted once. Multilabel: one head per label.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from harness.protocols.base import Protocol, ProtocolOutcome
+from harness.scoring.metrics import METRICS, Undefined
+
+C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int, max_iter: int) -> LogisticRegression:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LogisticRegression(C=c, max_iter=max_iter, random_state=seed).fit(x, y)
+
+
+def _predict(task_type: str, x: np.ndarray, y: np.ndarray, xq: np.ndarray, c: float, seed: int, max_iter: int, n_classes: int) -> np.ndarray:
+    if task_type == "multilabel":
+        cols = []
+        for j in range(y.shape[1]):
+            if y[:, j].min() == y[:, j].max():  # constant label in training: predict its rate
+                cols.append(np.full(len(xq), float(y[0, j])))
+            else:
+                cols.append(_fit(x, y[:, j], c, seed, max_iter).predict_proba(xq)[:, 1])
+        return np.stack(cols, axis=1).astype(np.float32)
+    model = _fit(x, y, c, seed, max_iter)
+    probs = np.zeros((len(xq), n_classes), dtype=np.float32)
+    probs[:, model.classes_] = model.predict_proba(xq)  # classes absent from training keep probability 0
+    return probs
+
+
+class LinearProtocol(Protocol):
+    name = "linear"
+    kind = "embed"
+
+    def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 1000):
+        super().__init__(input_size=input_size, seed=seed, c_grid=[float(c) for c in c_grid], max_iter=max_iter)
+
+    def score_embeddings(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
+        n_classes = labels["n_classes"]
+        scaler = StandardScaler().fit(splits["train"])
+        tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
+        metric = METRICS[official_metric]
+        val_scores: dict[str, float | None] = {}
+        for c in self.options["c_grid"]:
+            probs = _predict(task_type, tr, labels["train"], va, c, self.seed, self.options["max_iter"], n_classes)
+            try:
+                val_scores[repr(c)] = metric.point(task_type, labels["val"], probs)
+            except Undefined:
+                val_scores[repr(c)] = None
+        defined = {c: s for c, s in val_scores.items() if s is not None}
+        if not defined:
+            raise Undefined(f"{official_metric} is undefined on the val split for every C; cannot select C")
+        best = max(defined, key=lambda c: (defined[c], -float(c)))  # ties: stronger regularization
+        c_best = float(best)
+        scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
+        trva = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
+        y_trva = np.concatenate([labels["train"], labels["val"]])
+        test_probs = _predict(task_type, trva, y_trva, scaler.transform(splits["test"]), c_best, self.seed, self.options["max_iter"], n_classes)
+        choices = {
+            "C": c_best,
+            "selected_on": "val",
+            "selection_metric": official_metric,
+            "val_scores": val_scores,
+            "refit": "train+val",
+        }
+        return ProtocolOutcome(test_probs=test_probs, choices=choices)

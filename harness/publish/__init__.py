@@ -1,0 +1,1 @@
+"""Publishing: aggregate records into a ranked leaderboard (Markdown, JSON, CSV)."""

@@ -1,0 +1,1 @@
+"""The Docker runtime: engine connection, image builds, isolated container runs, cell inputs."""

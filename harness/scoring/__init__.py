@@ -1,0 +1,1 @@
+"""Scoring owned by the harness: metrics per task type and bootstrap confidence intervals."""
