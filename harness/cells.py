@@ -264,6 +264,7 @@ class CellRunner:
         )
         record["timings"]["container_wall_seconds"] = round(outcome.wall_seconds, 3)
         record["log_excerpt"] = outcome.logs[-4000:]
+        record["isolation"] = outcome.isolation
         failure = classify_outcome(outcome)
         if failure:
             raise failure

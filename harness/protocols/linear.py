@@ -1,6 +1,6 @@
 """``linear``: harness-owned L2 logistic regression on frozen embeddings.
 
-Features are standardized on train. C is swept over one fixed log grid, each fit on train and scored on
+Features are standardized on train. C is swept over one fixed log grid (ascending, warm-started), each fit on train and scored on
 val with the dataset's official metric; the best C is refit on train + val (as DINOv2's evaluation
 does) and the test split is predicted once. Multilabel: one head per label.
 """
@@ -20,32 +20,39 @@ from harness.scoring.metrics import METRICS, Undefined
 C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int, max_iter: int) -> LogisticRegression:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return LogisticRegression(C=c, max_iter=max_iter, random_state=seed).fit(x, y)
+class _Heads:
+    """One logistic-regression head (or one per label for multilabel), warm-started along the C grid."""
 
+    def __init__(self, task_type: str, n_classes: int, seed: int, max_iter: int):
+        self.task_type, self.n_classes, self.seed, self.max_iter = task_type, n_classes, seed, max_iter
+        self.models: dict[int, LogisticRegression] = {}
 
-def _predict(task_type: str, x: np.ndarray, y: np.ndarray, xq: np.ndarray, c: float, seed: int, max_iter: int, n_classes: int) -> np.ndarray:
-    if task_type == "multilabel":
-        cols = []
-        for j in range(y.shape[1]):
-            if y[:, j].min() == y[:, j].max():  # constant label in training: predict its rate
-                cols.append(np.full(len(xq), float(y[0, j])))
-            else:
-                cols.append(_fit(x, y[:, j], c, seed, max_iter).predict_proba(xq)[:, 1])
-        return np.stack(cols, axis=1).astype(np.float32)
-    model = _fit(x, y, c, seed, max_iter)
-    probs = np.zeros((len(xq), n_classes), dtype=np.float32)
-    probs[:, model.classes_] = model.predict_proba(xq)  # classes absent from training keep probability 0
-    return probs
+    def _fit_one(self, key: int, x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
+        model = self.models.setdefault(key, LogisticRegression(max_iter=self.max_iter, random_state=self.seed, warm_start=True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.set_params(C=c).fit(x, y)
+
+    def fit_predict(self, x: np.ndarray, y: np.ndarray, xq: np.ndarray, c: float) -> np.ndarray:
+        if self.task_type == "multilabel":
+            cols = []
+            for j in range(y.shape[1]):
+                if y[:, j].min() == y[:, j].max():  # constant label in training: predict that value
+                    cols.append(np.full(len(xq), float(y[0, j])))
+                else:
+                    cols.append(self._fit_one(j, x, y[:, j], c).predict_proba(xq)[:, 1])
+            return np.stack(cols, axis=1).astype(np.float32)
+        model = self._fit_one(-1, x, y, c)
+        probs = np.zeros((len(xq), self.n_classes), dtype=np.float32)
+        probs[:, model.classes_] = model.predict_proba(xq)  # classes absent from training keep probability 0
+        return probs
 
 
 class LinearProtocol(Protocol):
     name = "linear"
     kind = "embed"
 
-    def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 1000):
+    def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 300):
         super().__init__(input_size=input_size, seed=seed, c_grid=[float(c) for c in c_grid], max_iter=max_iter)
 
     def score_embeddings(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
@@ -54,8 +61,9 @@ class LinearProtocol(Protocol):
         tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
         metric = METRICS[official_metric]
         val_scores: dict[str, float | None] = {}
-        for c in self.options["c_grid"]:
-            probs = _predict(task_type, tr, labels["train"], va, c, self.seed, self.options["max_iter"], n_classes)
+        heads = _Heads(task_type, n_classes, self.seed, self.options["max_iter"])
+        for c in sorted(self.options["c_grid"]):  # ascending: each fit starts from the previous solution
+            probs = heads.fit_predict(tr, labels["train"], va, c)
             try:
                 val_scores[repr(c)] = metric.point(task_type, labels["val"], probs)
             except Undefined:
@@ -68,7 +76,8 @@ class LinearProtocol(Protocol):
         scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
         trva = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
         y_trva = np.concatenate([labels["train"], labels["val"]])
-        test_probs = _predict(task_type, trva, y_trva, scaler.transform(splits["test"]), c_best, self.seed, self.options["max_iter"], n_classes)
+        refit = _Heads(task_type, n_classes, self.seed, self.options["max_iter"])
+        test_probs = refit.fit_predict(trva, y_trva, scaler.transform(splits["test"]), c_best)
         choices = {
             "C": c_best,
             "selected_on": "val",

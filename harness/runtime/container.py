@@ -45,7 +45,7 @@ class RunOutcome:
     oom_killed: bool = False
     output_too_large: bool = False
     output_bytes: int = 0
-    notes: list[str] = field(default_factory=list)
+    isolation: dict = field(default_factory=dict)  # the engine's view of the limits actually applied
 
 
 def directory_bytes(path: Path) -> int:
@@ -148,7 +148,8 @@ def run_contract_call(
             exit_code = container.wait(timeout=30).get("StatusCode")
         wall = time.perf_counter() - start
         watch.stop()
-        state = client.api.inspect_container(container.id)["State"]
+        inspected = client.api.inspect_container(container.id)
+        state, host = inspected["State"], inspected["HostConfig"]
         logs = _cap_logs(container.logs(stdout=True, stderr=True), limits.log_cap_bytes)
         return RunOutcome(
             exit_code=exit_code,
@@ -158,6 +159,19 @@ def run_contract_call(
             oom_killed=bool(state.get("OOMKilled")),
             output_too_large=watch.tripped or directory_bytes(output_dir) > limits.output_cap_mb * 1024 * 1024,
             output_bytes=directory_bytes(output_dir),
+            isolation={
+                "network_mode": host.get("NetworkMode"),
+                "read_only_rootfs": host.get("ReadonlyRootfs"),
+                "cap_drop": host.get("CapDrop") or [],
+                "security_opt": host.get("SecurityOpt") or [],
+                "pids_limit": host.get("PidsLimit"),
+                "memory_bytes": host.get("Memory"),
+                "nano_cpus": host.get("NanoCpus"),
+                "user": inspected["Config"].get("User") or "",
+                "device_requests": [r.get("DeviceIDs") for r in host.get("DeviceRequests") or []],
+                "timeout_seconds": limits.timeout_s,
+                "output_cap_mb": limits.output_cap_mb,
+            },
         )
     except DockerException as exc:
         raise EngineError(f"container run of {image_id} failed in the engine: {exc}") from None

@@ -1,0 +1,1 @@
+"""Benchmarks share the tests' fixtures (tests/conftest.py); nothing extra here."""
