@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import docker
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from harness import SCORING_VERSION, __version__
 from harness.contract.arrays import ArrayProblem, check_embeddings
@@ -125,10 +126,11 @@ def metric_block(prepared: PreparedDataset, test_probs: np.ndarray, bootstrap: B
     spec = prepared.spec
     y = prepared.labels("test")
     indices = resample_indices(len(y), bootstrap)
-    return {
-        m.name: score_with_ci(m, spec.task_type, y, test_probs, indices, bootstrap.level)
-        for m in metrics_for(spec.task_type, spec.official_metric, spec.secondary_metrics)
-    }
+    with threadpool_limits(limits=1):  # thousands of tiny array ops: threads only add overhead
+        return {
+            m.name: score_with_ci(m, spec.task_type, y, test_probs, indices, bootstrap.level)
+            for m in metrics_for(spec.task_type, spec.official_metric, spec.secondary_metrics)
+        }
 
 
 class CellRunner:

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -56,6 +57,11 @@ class LinearProtocol(Protocol):
         super().__init__(input_size=input_size, seed=seed, c_grid=[float(c) for c in c_grid], max_iter=max_iter)
 
     def score_embeddings(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
+        # One BLAS / OpenMP thread: on probe-sized matrices thread start-up costs ~8x the arithmetic.
+        with threadpool_limits(limits=1):
+            return self._score(task_type, splits, labels, official_metric)
+
+    def _score(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
         n_classes = labels["n_classes"]
         scaler = StandardScaler().fit(splits["train"])
         tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
