@@ -23,7 +23,7 @@ from harness import SCORING_VERSION, __version__
 from harness.contract.arrays import ArrayProblem, check_embeddings
 from harness.contract.validation import describe_errors, read_document
 from harness.datasets.prepared import PreparedDataset, prepare_by_name
-from harness.errors import SchemaError
+from harness.errors import EngineError, SchemaError
 from harness.paths import medbench_home
 from harness.protocols.base import Protocol
 from harness.runtime.container import ContainerLimits, RunOutcome, run_contract_call
@@ -197,7 +197,14 @@ class CellRunner:
                     "refused", "policy", f"image {built.tag} runs as root (USER {built.user or 'unset'}); submissions must declare a non-root USER"
                 )
             started = True
-            record = self._evaluate(cell, built, prepared, base)
+            workdir = medbench_home() / "work" / key[:16]
+            try:
+                record = self._evaluate(cell, built, prepared, base, workdir)
+            except EngineError as exc:  # the engine failed this cell; the run goes on
+                raise CellFailure("engine_error", "run", str(exc)) from None
+            finally:
+                if not self.settings.keep_workdir:
+                    shutil.rmtree(workdir, ignore_errors=True)
         except CellFailure as failure:
             record = {
                 **base,
@@ -237,11 +244,10 @@ class CellRunner:
             "created_at": _now(),
         }
 
-    def _evaluate(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any]) -> dict[str, Any]:
+    def _evaluate(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any], workdir: Path) -> dict[str, Any]:
         spec, protocol = prepared.spec, cell.protocol
         if protocol.kind != "embed":
             raise CellFailure("scoring_failed", "protocol", f"protocol {protocol.name} needs a {protocol.kind} call; only embed protocols are scored here")
-        workdir = medbench_home() / "work" / record["cache_key"][:16]
         images = prepared.images()
         task = task_document(
             "embed",
@@ -288,8 +294,6 @@ class CellRunner:
         record["timings"]["scoring_seconds"] = round(time.perf_counter() - t0, 3)
         record["timings"]["load_seconds"] = result["timings"]["load_seconds"]
         record["timings"]["compute_seconds"] = result["timings"]["compute_seconds"]
-        if not self.settings.keep_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
         device = result["device"]
         record["provenance"]["weights_source"] = result["model"]["weights"]["source"]
         record.update(

@@ -7,17 +7,17 @@ stale result is never reused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from harness.contract.validation import validate_document
+from harness.hashing import canonical_hash
 from harness.paths import medbench_home
 
 
 def cache_key(inputs: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return canonical_hash(inputs)
 
 
 class ResultsStore:

@@ -17,16 +17,9 @@ import numpy as np
 from harness.datasets.raw import SPLITS, RawDataset
 from harness.datasets.spec import DatasetSpec
 from harness.errors import DatasetError
+from harness.hashing import canonical_hash, sha256_file
 
 LOCK_VERSION = 1
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def label_hash(labels: np.ndarray) -> str:
@@ -34,10 +27,6 @@ def label_hash(labels: np.ndarray) -> str:
     h = hashlib.sha256(str(labels.shape).encode())
     h.update(labels.tobytes())
     return h.hexdigest()
-
-
-def canonical_hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from harness.errors import MedbenchError
+from harness.hashing import sha256_file
+from harness.paths import medbench_home
+
 # Bump when the recipe below changes in a way that changes the image (it is part of inputs_hash()).
 BUILD_RECIPE_VERSION = "2"
 
@@ -94,13 +98,7 @@ IMAGE_CHANGES = [
 WHEELHOUSE_MARKER = ".medbench-requirements.sha256"
 
 
-try:  # the harness CLI prints MedbenchError subclasses without a traceback
-    from harness.errors import MedbenchError as _ErrorBase
-except ImportError:  # pragma: no cover
-    _ErrorBase = Exception
-
-
-class BuildError(_ErrorBase):
+class BuildError(MedbenchError):
     """A build step failed; the message names the step and what to look at."""
 
 
@@ -118,18 +116,6 @@ def _stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]
     if timings is not None:
         timings[name] = dt
     _progress(f"{name} done in {dt:.1f} s")
-
-
-def medbench_home() -> Path:
-    return Path(os.environ.get("MEDBENCH_HOME") or REPO_ROOT / ".medbench").resolve()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sdk_files() -> list[Path]:
@@ -339,7 +325,7 @@ def _wheelhouse(home: Path) -> Path:
     """pip download of the pinned requirements (binary wheels for the image's Python)."""
     wh = home / "wheelhouse"
     marker = wh / WHEELHOUSE_MARKER
-    req_hash = _sha256_file(REQUIREMENTS)
+    req_hash = sha256_file(REQUIREMENTS)
     if marker.is_file() and marker.read_text().strip() == req_hash:
         _progress(f"wheelhouse up to date ({wh})")
         return wh

@@ -88,7 +88,7 @@ def test_bare_forward_pass(benchmark, bench_dataset):
     RATIOS["in_process_mean_s"] = benchmark.stats.stats.mean
 
 
-def test_dinov2_cell_end_to_end(benchmark, bench_dataset, docker_client, base_image, tmp_path):
+def test_dinov2_cell_end_to_end(benchmark, bench_dataset, docker_client, base_image, tmp_path, report_ratio):
     spec = load_submission("dinov2")
     build_submission_image(docker_client, spec, spec.smoke_variant, base_image=base_image, weights="random")
     cell = Cell(spec, spec.smoke_variant, "retinamnist-2000", get_protocol("linear", input_size=INPUT_SIZE))
@@ -121,5 +121,8 @@ def test_dinov2_cell_end_to_end(benchmark, bench_dataset, docker_client, base_im
         images=2000,
         input_size=INPUT_SIZE,
     )
-    print(f"\nDINOv2 cell overhead ratio: {ratio if ratio is None else round(ratio, 3)} (goal <= 1.15); "
-          f"end-to-end {e2e:.1f} s, cell timings {record['timings']}")
+    report_ratio(
+        "DINOv2 cell overhead (end-to-end / bare forward)",
+        f"{'n/a' if ratio is None else f'{ratio:.3f}'} (goal <= 1.15; 2,000 images at {INPUT_SIZE} px); "
+        f"end-to-end {e2e:.1f} s, cell timings {record['timings']}",
+    )

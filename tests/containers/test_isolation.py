@@ -80,3 +80,24 @@ def test_bad_output_is_classified_and_the_next_cell_still_runs(runner, fixture_c
     # both records are in the store, valid against the record schema
     assert r.store.get(bad.record["cache_key"])["status"] == "failed"
     assert r.store.get(good.record["cache_key"])["status"] == "ok"
+
+
+def test_gpu_request_names_only_the_assigned_gpu(runner, fixture_cell, monkeypatch):
+    """No GPU here: the request is captured as the engine would receive it, then dropped so the run completes."""
+    from docker.models.containers import ContainerCollection
+
+    seen = {}
+    real_create = ContainerCollection.create
+
+    def create(self, *args, **kwargs):
+        seen.update(kwargs)
+        return real_create(self, *args, **{**kwargs, "device_requests": None})
+
+    monkeypatch.setattr(ContainerCollection, "create", create)
+    r = runner()
+    r.settings.gpu = "3"
+    res = r.run(fixture_cell("introspect"))
+    assert res.record["status"] == "ok", res.record.get("failure")
+    (request,) = seen["device_requests"]
+    assert request["DeviceIDs"] == ["3"] and request["Capabilities"] == [["gpu"]]
+    assert seen["environment"]["CUDA_VISIBLE_DEVICES"] == "0"
