@@ -55,9 +55,12 @@ def test_privileges_are_dropped(runner, fixture_cell):
     assert iso["user"] == "medbench" and iso["device_requests"] == []
 
 
-def test_wall_clock_timeout(runner, fixture_cell):
-    failure = failure_of(runner(timeout_s=8).run(fixture_cell("sleep")))
+def test_wall_clock_timeout_and_the_container_is_always_removed(runner, fixture_cell, docker_client):
+    cell = fixture_cell("sleep")
+    failure = failure_of(runner(timeout_s=8).run(cell))
     assert failure["failure_class"] == "timeout"
+    leftovers = docker_client.containers.list(all=True, filters={"label": f"org.medbench.cell={cell.label}"})
+    assert [c.name for c in leftovers] == []
 
 
 def test_output_size_cap(runner, fixture_cell):
