@@ -23,8 +23,9 @@ datasets_app = typer.Typer(help="Frozen dataset splits: list, freeze, verify, pr
 engine_app = typer.Typer(help="The Docker engine and the medbench/base image.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(engine_app, name="engine")
-console = Console(stderr=True)
-out = Console()
+# Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
 
 WEIGHTS_HELP = "auto: model hub, else a labelled random init; pretrained: hub or fail; random: never touch the network."
 

@@ -1,5 +1,6 @@
 """Baseline submission: contract v1 through the medbench SDK (numpy only)."""
 
+import platform
 import sys
 
 import numpy as np
@@ -35,6 +36,7 @@ class HistogramBaseline:
             normalization_std=[255.0, 255.0, 255.0],
             weights_source="none",
             checkpoint="none (no learned weights)",
+            device_name=platform.processor() or platform.machine(),
         )
 
     def embed(self, task, images):
