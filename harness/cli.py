@@ -141,7 +141,7 @@ DATASET_OPT = typer.Option(["retinamnist"], "--dataset", "-d", help="Dataset nam
 def run(
     submission: list[str] = SUBMISSION_OPT,
     dataset: list[str] = DATASET_OPT,
-    protocol: str = typer.Option("linear", help="Protocol name."),
+    protocol: str = typer.Option("linear", help="Protocol: linear (logistic regression, C on val), knn (cosine k-NN, k on val), fewshot (1%/10%/100% of train labels, 5 seeds), finetune (the container trains; its test_probs are scored)."),
     variant: Optional[str] = typer.Option(None, help="Variant (default: the manifest's default_variant)."),
     smoke: bool = typer.Option(False, help="Use each manifest's small smoke_variant."),
     input_size: Optional[int] = typer.Option(None, help="Fix the input resolution (default: each variant's native one)."),

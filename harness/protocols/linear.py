@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from harness.protocols.base import Protocol, ProtocolOutcome
+from harness.protocols.base import EmbedProtocol, ProtocolOutcome
 from harness.scoring.metrics import METRICS, Undefined
 
 C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
@@ -49,9 +49,8 @@ class _Heads:
         return probs
 
 
-class LinearProtocol(Protocol):
+class LinearProtocol(EmbedProtocol):
     name = "linear"
-    kind = "embed"
 
     def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 300):
         super().__init__(input_size=input_size, seed=seed, c_grid=[float(c) for c in c_grid], max_iter=max_iter)
@@ -62,6 +61,10 @@ class LinearProtocol(Protocol):
             return self._score(task_type, splits, labels, official_metric)
 
     def _score(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
+        return self.select_and_fit(task_type, splits, labels, official_metric, refit=True)
+
+    def select_and_fit(self, task_type, splits, labels, official_metric, refit: bool) -> ProtocolOutcome:
+        """Sweep C on val; predict test with the best C, refit on train + val when ``refit``, else fit on train."""
         n_classes = labels["n_classes"]
         scaler = StandardScaler().fit(splits["train"])
         tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
@@ -79,16 +82,19 @@ class LinearProtocol(Protocol):
             raise Undefined(f"{official_metric} is undefined on the val split for every C; cannot select C")
         best = max(defined, key=lambda c: (defined[c], -float(c)))  # ties: stronger regularization
         c_best = float(best)
-        scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
-        trva = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
-        y_trva = np.concatenate([labels["train"], labels["val"]])
-        refit = _Heads(task_type, n_classes, self.seed, self.options["max_iter"])
-        test_probs = refit.fit_predict(trva, y_trva, scaler.transform(splits["test"]), c_best)
+        if refit:
+            scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
+            x_fit = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
+            y_fit = np.concatenate([labels["train"], labels["val"]])
+            te = scaler.transform(splits["test"])
+        else:
+            x_fit, y_fit = tr, labels["train"]
+        test_probs = _Heads(task_type, n_classes, self.seed, self.options["max_iter"]).fit_predict(x_fit, y_fit, te, c_best)
         choices = {
             "C": c_best,
             "selected_on": "val",
             "selection_metric": official_metric,
             "val_scores": val_scores,
-            "refit": "train+val",
+            "refit": "train+val" if refit else "train",
         }
         return ProtocolOutcome(test_probs=test_probs, choices=choices)
