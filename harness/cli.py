@@ -104,6 +104,7 @@ def _run(
     timeout: float,
     memory_gb: float,
     resamples: int,
+    solver: str = "sklearn",
 ):
     from harness.cells import Cell, CellRunner, RunSettings, run_cells
     from harness.protocols import get_protocol
@@ -114,7 +115,9 @@ def _run(
     from harness.submission import available_submissions, load_submission
 
     specs = [load_submission(s) for s in (submissions or available_submissions())]
-    proto = get_protocol(protocol, input_size=input_size)
+    if solver != "sklearn" and protocol != "linear":
+        fail(f"--solver applies to the linear protocol only, not {protocol!r}")
+    proto = get_protocol(protocol, input_size=input_size, **({"solver": solver} if solver != "sklearn" else {}))
     cells = []
     for spec in specs:
         chosen = variant if variant else (spec.smoke_variant if smoke else spec.default_variant)
@@ -152,9 +155,10 @@ def run(
     timeout: float = typer.Option(3600, help="Wall-clock limit per container, seconds."),
     memory_gb: float = typer.Option(8, help="Memory limit per container, GiB."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the 95% CIs."),
+    solver: str = typer.Option("sklearn", help="Linear-probe solver: sklearn (the reference) or torch (full-batch L-BFGS, on the GPU when present)."),
 ) -> None:
     """Evaluate cells (submission x dataset x protocol) in isolated containers and store one record each."""
-    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples)
+    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples, solver)
     out.print(_results_table(results))
 
 
