@@ -308,7 +308,7 @@ class CellRunner:
         )
         if settings is not None:
             record["settings"] = settings
-        record["predictions"] = self.store.put_predictions(record["cache_key"], prepared.labels("test"), outcome_p.headline_members())
+        record["predictions"] = self.store.put_predictions(record["cache_key"], prepared.labels("test"), outcome_p.headline_members(), spec.task_type)
         self.log(f"done {cell.label}: {spec.official_metric}={metrics[spec.official_metric]['value']}")
         return record
 

@@ -166,12 +166,14 @@ def run(
 def leaderboard(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: leaderboard/)."),
 ) -> None:
-    """Aggregate the stored records into leaderboard.md / .json / .csv."""
+    """Aggregate the stored records into leaderboard.md / .json / .csv: ranks with 95% CIs, pairwise one-sided
+    tests (Holm-corrected) and bootstrap rank distributions with Kendall's tau."""
     from harness.paths import leaderboard_dir
     from harness.publish.writers import publish
     from harness.store import ResultsStore
 
-    paths = publish(ResultsStore().latest_per_cell(), out_dir or leaderboard_dir())
+    store = ResultsStore()
+    paths = publish(store.latest_per_cell(), out_dir or leaderboard_dir(), store=store)
     for kind, path in paths.items():
         out.print(f"{kind}: {path}")
 
@@ -202,7 +204,7 @@ def demo(
     out.print(_results_table(results))
     store = ResultsStore()
     ours = {r.record["cache_key"] for r in results}
-    paths = publish([r for r in store.latest_per_cell() if r["cache_key"] in ours], out_dir or leaderboard_dir())
+    paths = publish([r for r in store.latest_per_cell() if r["cache_key"] in ours], out_dir or leaderboard_dir(), store=store)
     out.print(f"[bold]leaderboard written:[/] {paths['markdown']} (+ .json, .csv)")
 
 

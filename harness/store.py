@@ -36,7 +36,7 @@ class ResultsStore:
     def predictions_path(self, key: str) -> Path:
         return self.root / "records" / key[:2] / f"{key}.npz"
 
-    def put_predictions(self, key: str, y_test: np.ndarray, members: list[np.ndarray]) -> dict[str, Any]:
+    def put_predictions(self, key: str, y_test: np.ndarray, members: list[np.ndarray], task_type: str) -> dict[str, Any]:
         """Store ``members`` (``[S, N, C]``: one or more test-probability arrays) and the test labels; returns
         the record's ``predictions`` block."""
         path = self.predictions_path(key)
@@ -45,7 +45,7 @@ class ResultsStore:
         np.savez_compressed(tmp, probs=np.stack([np.asarray(m, dtype=np.float32) for m in members]), y_test=np.asarray(y_test))
         tmp.replace(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return {"file": path.name, "members": len(members), "sha256": digest}
+        return {"file": path.name, "members": len(members), "sha256": digest, "task_type": task_type}
 
     def get_predictions(self, record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
         """``(y_test, probs [S, N, C])`` of a record, or None when it has none (a failure, an older record)."""

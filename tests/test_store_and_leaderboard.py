@@ -87,7 +87,7 @@ def test_predictions_are_stored_beside_the_record_and_checked(tmp_path):
     store = ResultsStore(tmp_path)
     rec = record("a", 0.8)
     probs = [np.full((5, 2), 0.5, np.float32), np.eye(2, dtype=np.float32)[[0, 1, 1, 0, 1]]]
-    rec["predictions"] = store.put_predictions(rec["cache_key"], np.array([0, 1, 1, 0, 0]), probs)
+    rec["predictions"] = store.put_predictions(rec["cache_key"], np.array([0, 1, 1, 0, 0]), probs, "binary")
     store.put(rec)
     y, stacked = store.get_predictions(store.get(rec["cache_key"]))
     assert stacked.shape == (2, 5, 2) and list(y) == [0, 1, 1, 0, 0]

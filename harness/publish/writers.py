@@ -10,7 +10,10 @@ from typing import Any
 import pandas as pd
 
 from harness import SCORING_VERSION, __version__
+from harness.publish.statistics import compute_statistics, markdown_sections
 from harness.publish.table import COLUMNS, overall, rank_cells, records_frame
+from harness.scoring.bootstrap import BootstrapConfig
+from harness.store import ResultsStore
 from medbench_sdk.contract import CONTRACT_VERSION
 
 
@@ -24,7 +27,7 @@ def _short(digest: Any) -> str:
     return str(digest).replace("sha256:", "")[:12] if isinstance(digest, str) else "-"
 
 
-def markdown(ranked: pd.DataFrame, summary: pd.DataFrame) -> str:
+def markdown(ranked: pd.DataFrame, summary: pd.DataFrame, stats: dict[str, Any] | None = None) -> str:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     lines = ["# medbench leaderboard", "", f"Generated {now} by medbench {__version__} (contract v{CONTRACT_VERSION}, scoring v{SCORING_VERSION}).", ""]
     if ranked.empty:
@@ -53,16 +56,21 @@ def markdown(ranked: pd.DataFrame, summary: pd.DataFrame) -> str:
         for row in failed.itertuples(index=False):
             msg = str(row.failure_message).replace("|", "\\|")
             lines.append(f"| {row.submission} | {row.variant} | {row.dataset} | {row.protocol} | {row.failure_class} | {msg} |")
+    if stats is not None:
+        lines += markdown_sections(stats)
     lines += ["", "Provenance: every row names its image by content digest (`image`) and its frozen split by lock hash; the full records are in `leaderboard.json`.", ""]
     return "\n".join(lines)
 
 
-def publish(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+def publish(records: list[dict[str, Any]], out_dir: Path, store: ResultsStore | None = None, bootstrap: BootstrapConfig | None = None) -> dict[str, Path]:
+    """Write the leaderboard; with ``store`` (where the records' test predictions live) also the pairwise
+    significance tests and the bootstrap rank distributions."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ranked = rank_cells(records_frame(records))
     summary = overall(ranked)
+    stats = compute_statistics(records, store, bootstrap) if store is not None and records else None
     paths = {"markdown": out_dir / "leaderboard.md", "json": out_dir / "leaderboard.json", "csv": out_dir / "leaderboard.csv"}
-    paths["markdown"].write_text(markdown(ranked, summary))
+    paths["markdown"].write_text(markdown(ranked, summary, stats))
     doc = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "harness_version": __version__,
@@ -70,6 +78,7 @@ def publish(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
         "scoring_version": SCORING_VERSION,
         "overall": json.loads(summary.to_json(orient="records")),
         "cells": json.loads(ranked.drop(columns=["secondary"], errors="ignore").to_json(orient="records")),
+        "statistics": stats,
         "records": records,
     }
     paths["json"].write_text(json.dumps(doc, indent=2))
