@@ -64,3 +64,12 @@ def test_fewshot_reports_mean_and_spread_per_fraction(protocol_runs):
     assert rec["metrics"]["auroc"]["value"] == pytest.approx(one["mean"]["auroc"])
     assert rec["settings"]["1"]["members"] == 1 and rec["predictions"]["members"] == 5
     assert [d["seed"] for d in rec["protocol_choices"]["draws"]["0.01"]] == [0, 1, 2, 3, 4]
+
+
+def test_leaderboard_lists_every_protocol_with_secondary_metrics(protocol_runs, tmp_path):
+    proc = medbench("leaderboard", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    md = (tmp_path / "leaderboard.md").read_text()
+    for protocol in ("finetune", "knn", "fewshot"):
+        assert f"## retinamnist - {protocol} - auroc (95% bootstrap CI)" in md
+    assert "seed SD" in md and "ece " in md and "qwk " in md
