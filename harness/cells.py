@@ -358,6 +358,10 @@ class CellRunner:
 
     def _finetune_cell(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any], workdir: Path):
         spec, protocol = prepared.spec, cell.protocol
+        if "finetune" not in cell.submission.kinds:
+            raise CellFailure(
+                "refused", "policy", f"{cell.submission.name} does not implement finetune (its manifest declares kinds {list(cell.submission.kinds)})"
+            )
         arrays = {
             "train_images": prepared.images("train"), "train_labels": prepared.labels("train"),
             "val_images": prepared.images("val"), "val_labels": prepared.labels("val"),
