@@ -105,6 +105,7 @@ def _run(
     memory_gb: float,
     resamples: int,
     solver: str = "sklearn",
+    max_epochs: Optional[int] = None,
 ):
     from harness.cells import Cell, CellRunner, RunSettings, run_cells
     from harness.protocols import get_protocol
@@ -117,7 +118,12 @@ def _run(
     specs = [load_submission(s) for s in (submissions or available_submissions())]
     if solver != "sklearn" and protocol != "linear":
         fail(f"--solver applies to the linear protocol only, not {protocol!r}")
-    proto = get_protocol(protocol, input_size=input_size, **({"solver": solver} if solver != "sklearn" else {}))
+    if max_epochs is not None and protocol != "finetune":
+        fail(f"--max-epochs applies to the finetune protocol only, not {protocol!r}")
+    options = {"solver": solver} if solver != "sklearn" else {}
+    if max_epochs is not None:
+        options["max_epochs"] = max_epochs
+    proto = get_protocol(protocol, input_size=input_size, **options)
     cells = []
     for spec in specs:
         chosen = variant if variant else (spec.smoke_variant if smoke else spec.default_variant)
@@ -156,9 +162,10 @@ def run(
     memory_gb: float = typer.Option(8, help="Memory limit per container, GiB."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the 95% CIs."),
     solver: str = typer.Option("sklearn", help="Linear-probe solver: sklearn (the reference) or torch (full-batch L-BFGS, on the GPU when present)."),
+    max_epochs: Optional[int] = typer.Option(None, help="Training budget in epochs for the finetune protocol (default 10)."),
 ) -> None:
     """Evaluate cells (submission x dataset x protocol) in isolated containers and store one record each."""
-    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples, solver)
+    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples, solver, max_epochs)
     out.print(_results_table(results))
 
 

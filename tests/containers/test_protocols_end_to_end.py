@@ -31,7 +31,8 @@ def _record(protocol: str) -> dict:
 @pytest.fixture(scope="module")
 def protocol_runs(base_image, retinamnist_npz):
     for protocol in ("finetune", "knn", "fewshot"):
-        proc = medbench("run", "-s", "baseline-histogram", "-d", "retinamnist", "--protocol", protocol, "--weights", "random", "--resamples", "200")
+        extra = ["--max-epochs", "5"] if protocol == "finetune" else []
+        proc = medbench("run", "-s", "baseline-histogram", "-d", "retinamnist", "--protocol", protocol, "--weights", "random", "--resamples", "200", *extra)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return ResultsStore()
 
@@ -41,7 +42,8 @@ def test_finetune_scores_the_containers_test_probs(protocol_runs):
     assert rec["status"] == "ok", rec.get("failure")
     assert rec["n_test"] == 400 and rec["protocol_config"]["kind"] == "finetune"
     choices = rec["protocol_choices"]
-    assert choices["trained_by"] == "container" and 1 <= choices["container"]["best_epoch"] <= choices["budget"]["max_epochs"]
+    assert choices["budget"]["max_epochs"] == 5 and choices["container"]["epochs_run"] == 5
+    assert choices["trained_by"] == "container" and 1 <= choices["container"]["best_epoch"] <= 5
     assert 0.5 < rec["metrics"]["auroc"]["value"] < 1 and rec["metrics"]["ece"]["value"] is not None
     y, probs = protocol_runs.get_predictions(rec)
     assert probs.shape == (1, 400, 5) and len(y) == 400
@@ -73,3 +75,10 @@ def test_leaderboard_lists_every_protocol_with_secondary_metrics(protocol_runs, 
     for protocol in ("finetune", "knn", "fewshot"):
         assert f"## retinamnist - {protocol} - auroc (95% bootstrap CI)" in md
     assert "seed SD" in md and "ece " in md and "qwk " in md
+
+
+def test_options_of_one_protocol_are_refused_for_another():
+    proc = medbench("run", "-s", "baseline-histogram", "--protocol", "knn", "--max-epochs", "3")
+    assert proc.returncode == 1 and "--max-epochs applies to the finetune protocol only, not 'knn'" in proc.stderr
+    proc = medbench("run", "-s", "baseline-histogram", "--protocol", "fewshot", "--solver", "torch")
+    assert proc.returncode == 1 and "--solver applies to the linear protocol only" in proc.stderr
