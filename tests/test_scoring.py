@@ -160,3 +160,18 @@ def test_several_members_average_their_metric():
     out = score_with_ci(METRICS["accuracy"], "multiclass", y, [a, b], resample_weights(300, cfg), 0.95)
     mean = (METRICS["accuracy"].point("multiclass", y, a) + METRICS["accuracy"].point("multiclass", y, b)) / 2
     assert out["value"] == pytest.approx(mean) and out["ci_low"] < mean < out["ci_high"]
+
+
+def test_count_matrix_dtype_is_exact_for_the_split_size():
+    small, large = resample_weights(300, BootstrapConfig(resamples=4)), resample_weights(20_000, BootstrapConfig(resamples=2))
+    assert small.dtype == np.int16 and large.dtype == np.int32
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 16_384)
+    probs = _probs(rng, 16_384, 2)
+    w = resample_weights(16_384, BootstrapConfig(resamples=3))  # 2n >= 2**15: int32
+    assert w.dtype == np.int32
+    np.testing.assert_allclose(METRICS["auroc"].batch("binary", y, probs, w), METRICS["auroc"].batch("binary", y, probs, w.astype(np.int64)))
+    y = y[:16_383]
+    w = resample_weights(16_383, BootstrapConfig(resamples=3))  # the largest int16 split: partial sums up to 2n still fit
+    assert w.dtype == np.int16
+    np.testing.assert_allclose(METRICS["auroc"].batch("binary", y, probs[:16_383], w), METRICS["auroc"].batch("binary", y, probs[:16_383], w.astype(np.int64)))

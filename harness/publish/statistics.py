@@ -8,6 +8,8 @@ All models of a dataset share one resample matrix, so every comparison is paired
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,10 @@ from harness.scoring.compare import pairwise_tests
 from harness.scoring.metrics import METRICS
 from harness.scoring.ranks import rank_stability
 from harness.store import ResultsStore
+
+
+def dataset_seed(seed: int, dataset: str) -> int:
+    return int(hashlib.sha256(f"{seed}:{dataset}".encode()).hexdigest()[:8], 16)
 
 
 def model_name(rec: dict[str, Any]) -> str:
@@ -63,7 +69,9 @@ def _dataset_stats(dataset: str, protocol: str, recs: list[dict], store: Results
     points = np.full(len(models), np.nan)
     resampled = np.full((boot.resamples, len(models)), np.nan)
     if loaded:
-        weights = resample_weights(len(y_ref), boot)
+        # one resample matrix per dataset, shared by its models (paired); seeded per dataset so that two
+        # datasets of the same size are not resampled in lockstep
+        weights = resample_weights(len(y_ref), dataclasses.replace(boot, seed=dataset_seed(boot.seed, dataset)))
         for k, name in enumerate(models):
             if name in loaded:
                 value = by_name[name]["metrics"][metric_name]["value"]

@@ -26,13 +26,16 @@ class BootstrapConfig:
 
 
 def resample_weights(n: int, config: BootstrapConfig, groups: np.ndarray | None = None) -> np.ndarray:
-    """``[resamples, n]`` int32 case counts (exact in every sum below 2**24 cases); with groups, whole groups are drawn with replacement (each draw of
+    """``[resamples, n]`` integer case counts; with groups, whole groups are drawn with replacement (each draw of
     a group counts every one of its cases once)."""
     rng = np.random.default_rng(config.seed)
     if groups is None:
         draws = rng.integers(0, n, size=(config.resamples, n))
         flat = draws + (np.arange(config.resamples) * n)[:, None]
-        return np.bincount(flat.ravel(), minlength=config.resamples * n).reshape(config.resamples, n).astype(np.int32)
+        # every row sums to n, so every partial sum the metrics take (at most 2n) fits int16 for small splits:
+        # half the memory traffic of int32 in the gathers and cumulative sums
+        dtype = np.int16 if 2 * n < 2**15 else np.int32
+        return np.bincount(flat.ravel(), minlength=config.resamples * n).reshape(config.resamples, n).astype(dtype)
     uniq, inverse = np.unique(groups, return_inverse=True)
     g = len(uniq)
     draws = rng.integers(0, g, size=(config.resamples, g))
