@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # Bumped whenever scoring code changes what a number means; part of every cache key.
-SCORING_VERSION = 1
+SCORING_VERSION = 2

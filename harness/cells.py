@@ -20,17 +20,18 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from harness import SCORING_VERSION, __version__
-from harness.contract.arrays import ArrayProblem, check_embeddings
+from harness.contract.arrays import ArrayProblem, check_embeddings, check_probabilities
 from harness.contract.validation import describe_errors, read_document
 from harness.datasets.prepared import PreparedDataset, prepare_by_name
 from harness.errors import EngineError, SchemaError
 from harness.paths import medbench_home
-from harness.protocols.base import Protocol
+from harness.protocols.base import EmbedProtocol, Protocol
+from harness.protocols.finetune import FinetuneProtocol
 from harness.runtime.container import ContainerLimits, RunOutcome, run_contract_call
 from harness.runtime.images import DEFAULT_BASE_IMAGE, BuiltImage, ImageBuildFailed, build_submission_image
-from harness.runtime.inputs import embed_input, task_document
-from harness.scoring.bootstrap import BootstrapConfig, resample_indices, score_with_ci
-from harness.scoring.metrics import Undefined, metrics_for
+from harness.runtime.inputs import embed_input, finetune_input, task_document
+from harness.scoring.bootstrap import BootstrapConfig, point_value, resample_weights, score_with_ci
+from harness.scoring.metrics import STANDARD_SECONDARY, Undefined, metrics_for
 from harness.store import ResultsStore, cache_key
 from harness.submission import SubmissionSpec
 from medbench_sdk.contract import CONTRACT_VERSION, EXIT_BAD_INPUT
@@ -122,15 +123,41 @@ def read_result_json(output_dir: Path, kind: str, spec: SubmissionSpec, variant:
     return doc
 
 
-def metric_block(prepared: PreparedDataset, test_probs: np.ndarray, bootstrap: BootstrapConfig) -> dict[str, Any]:
+def cell_metrics(prepared: PreparedDataset):
+    spec = prepared.spec
+    secondary = tuple(spec.secondary_metrics) + tuple(m for m in STANDARD_SECONDARY if m not in spec.secondary_metrics)
+    return metrics_for(spec.task_type, spec.official_metric, secondary)
+
+
+def metric_block(prepared: PreparedDataset, members: list[np.ndarray], bootstrap: BootstrapConfig) -> dict[str, Any]:
+    """Every metric of the dataset with its bootstrap CI; several members (few-shot seeds) are averaged."""
     spec = prepared.spec
     y = prepared.labels("test")
-    indices = resample_indices(len(y), bootstrap)
-    with threadpool_limits(limits=1):  # thousands of tiny array ops: threads only add overhead
-        return {
-            m.name: score_with_ci(m, spec.task_type, y, test_probs, indices, bootstrap.level)
-            for m in metrics_for(spec.task_type, spec.official_metric, spec.secondary_metrics)
-        }
+    weights = resample_weights(len(y), bootstrap)
+    with threadpool_limits(limits=1):  # probe-sized array ops: threads only add overhead
+        return {m.name: score_with_ci(m, spec.task_type, y, members, weights, bootstrap.level) for m in cell_metrics(prepared)}
+
+
+def settings_block(prepared: PreparedDataset, settings: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Per setting (e.g. few-shot fraction): every member's point metrics, and their mean and spread (SD)."""
+    spec, y = prepared.spec, prepared.labels("test")
+    out: dict[str, Any] = {}
+    for label, members in settings.items():
+        per_member, mean, spread = [], {}, {}
+        for probs in members:
+            row = {}
+            for m in cell_metrics(prepared):
+                try:
+                    row[m.name] = point_value(m, spec.task_type, y, [probs])
+                except Undefined:
+                    row[m.name] = None
+            per_member.append(row)
+        for m in cell_metrics(prepared):
+            values = [r[m.name] for r in per_member if r[m.name] is not None]
+            mean[m.name] = float(np.mean(values)) if values else None
+            spread[m.name] = float(np.std(values, ddof=1)) if len(values) > 1 else (0.0 if values else None)
+        out[label] = {"members": len(members), "per_member": per_member, "mean": mean, "sd": spread}
+    return out
 
 
 class CellRunner:
@@ -245,53 +272,21 @@ class CellRunner:
         }
 
     def _evaluate(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any], workdir: Path) -> dict[str, Any]:
-        spec, protocol = prepared.spec, cell.protocol
-        if protocol.kind != "embed":
-            raise CellFailure("scoring_failed", "protocol", f"protocol {protocol.name} needs a {protocol.kind} call; only embed protocols are scored here")
-        images = prepared.images()
-        task = task_document(
-            "embed",
-            spec.task_block(),
-            cell.variant,
-            protocol.input_size,
-            {"images.npy": list(images.shape)},
-            seed=protocol.seed,
-        )
-        mounts = embed_input(workdir / "input", prepared.images_path, task)
-        self.log(f"running {cell.label} ({len(images)} images)")
-        outcome = run_contract_call(
-            self.client,
-            built.image_id,
-            "embed",
-            workdir / "input",
-            workdir / "output",
-            file_mounts=mounts,
-            limits=self.settings.limits,
-            gpu=self.settings.gpu,
-            labels={"org.medbench.cell": cell.label},
-        )
-        record["timings"]["container_wall_seconds"] = round(outcome.wall_seconds, 3)
-        record["log_excerpt"] = outcome.logs[-4000:]
-        record["isolation"] = outcome.isolation
-        failure = classify_outcome(outcome)
-        if failure:
-            raise failure
+        protocol = cell.protocol
+        if isinstance(protocol, EmbedProtocol):
+            outcome_p, result, outcome = self._embed_cell(cell, built, prepared, record, workdir)
+        elif isinstance(protocol, FinetuneProtocol):
+            outcome_p, result, outcome = self._finetune_cell(cell, built, prepared, record, workdir)
+        else:
+            raise CellFailure("scoring_failed", "protocol", f"protocol {protocol.name} has no scoring path for its {protocol.kind!r} call")
+        spec = prepared.spec
         t0 = time.perf_counter()
-        result = read_result_json(workdir / "output", "embed", cell.submission, cell.variant)
         try:
-            emb = check_embeddings(workdir / "output" / "embeddings.npy", len(images), result["model"]["embedding_dim"])
-        except ArrayProblem as exc:
-            raise CellFailure("invalid_output", "validate", str(exc), outcome.exit_code, outcome.logs) from None
-        record["timings"]["validate_seconds"] = round(time.perf_counter() - t0, 3)
-        t0 = time.perf_counter()
-        splits = {s: emb[slice(*prepared.offsets[s])] for s in ("train", "val", "test")}
-        labels = {"train": prepared.labels("train"), "val": prepared.labels("val"), "n_classes": spec.num_classes}
-        try:
-            outcome_p = protocol.score_embeddings(spec.task_type, splits, labels, spec.official_metric)
-            metrics = metric_block(prepared, outcome_p.test_probs, self.settings.bootstrap)
-        except (Undefined, ValueError, np.linalg.LinAlgError) as exc:
+            metrics = metric_block(prepared, outcome_p.headline_members(), self.settings.bootstrap)
+            settings = settings_block(prepared, outcome_p.settings) if outcome_p.settings else None
+        except (Undefined, ValueError) as exc:
             raise CellFailure("scoring_failed", "score", f"{type(exc).__name__}: {exc}") from None
-        record["timings"]["scoring_seconds"] = round(time.perf_counter() - t0, 3)
+        record["timings"]["scoring_seconds"] = round(record["timings"].get("scoring_seconds", 0.0) + time.perf_counter() - t0, 3)
         record["timings"]["load_seconds"] = result["timings"]["load_seconds"]
         record["timings"]["compute_seconds"] = result["timings"]["compute_seconds"]
         device = result["device"]
@@ -311,8 +306,85 @@ class CellRunner:
                 "peak_gpu_memory_mb": device.get("peak_gpu_memory_mb"),
             },
         )
+        if settings is not None:
+            record["settings"] = settings
+        record["predictions"] = self.store.put_predictions(record["cache_key"], prepared.labels("test"), outcome_p.headline_members(), spec.task_type)
         self.log(f"done {cell.label}: {spec.official_metric}={metrics[spec.official_metric]['value']}")
         return record
+
+    def _call(self, cell: Cell, built: BuiltImage, kind: str, workdir: Path, mounts: dict[str, Path], record: dict[str, Any]) -> RunOutcome:
+        outcome = run_contract_call(
+            self.client,
+            built.image_id,
+            kind,
+            workdir / "input",
+            workdir / "output",
+            file_mounts=mounts,
+            limits=self.settings.limits,
+            gpu=self.settings.gpu,
+            labels={"org.medbench.cell": cell.label},
+        )
+        record["timings"]["container_wall_seconds"] = round(outcome.wall_seconds, 3)
+        record["log_excerpt"] = outcome.logs[-4000:]
+        record["isolation"] = outcome.isolation
+        failure = classify_outcome(outcome)
+        if failure:
+            raise failure
+        return outcome
+
+    def _embed_cell(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any], workdir: Path):
+        spec, protocol = prepared.spec, cell.protocol
+        images = prepared.images()
+        task = task_document("embed", spec.task_block(), cell.variant, protocol.input_size, {"images.npy": list(images.shape)}, seed=protocol.seed)
+        mounts = embed_input(workdir / "input", prepared.images_path, task)
+        self.log(f"running {cell.label} ({len(images)} images)")
+        outcome = self._call(cell, built, "embed", workdir, mounts, record)
+        t0 = time.perf_counter()
+        result = read_result_json(workdir / "output", "embed", cell.submission, cell.variant)
+        try:
+            emb = check_embeddings(workdir / "output" / "embeddings.npy", len(images), result["model"]["embedding_dim"])
+        except ArrayProblem as exc:
+            raise CellFailure("invalid_output", "validate", str(exc), outcome.exit_code, outcome.logs) from None
+        record["timings"]["validate_seconds"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        splits = {s: emb[slice(*prepared.offsets[s])] for s in ("train", "val", "test")}
+        labels = {"train": prepared.labels("train"), "val": prepared.labels("val"), "n_classes": spec.num_classes}
+        try:
+            outcome_p = protocol.score_embeddings(spec.task_type, splits, labels, spec.official_metric)
+        except (Undefined, ValueError, np.linalg.LinAlgError) as exc:
+            raise CellFailure("scoring_failed", "score", f"{type(exc).__name__}: {exc}") from None
+        record["timings"]["scoring_seconds"] = round(time.perf_counter() - t0, 3)
+        return outcome_p, result, outcome
+
+    def _finetune_cell(self, cell: Cell, built: BuiltImage, prepared: PreparedDataset, record: dict[str, Any], workdir: Path):
+        spec, protocol = prepared.spec, cell.protocol
+        if "finetune" not in cell.submission.kinds:
+            raise CellFailure(
+                "refused", "policy", f"{cell.submission.name} does not implement finetune (its manifest declares kinds {list(cell.submission.kinds)})"
+            )
+        arrays = {
+            "train_images": prepared.images("train"), "train_labels": prepared.labels("train"),
+            "val_images": prepared.images("val"), "val_labels": prepared.labels("val"),
+            "test_images": prepared.images("test"),
+        }  # test labels never go in
+        opts = protocol.options
+        task = task_document(
+            "finetune", spec.task_block(), cell.variant, protocol.input_size, {f"{k}.npy": list(v.shape) for k, v in arrays.items()},
+            seed=protocol.seed, max_epochs=opts["max_epochs"], max_seconds=opts["max_seconds"], batch_size=opts["batch_size"],
+        )
+        mounts = finetune_input(workdir / "input", arrays, task)
+        self.log(f"running {cell.label} (finetune: {len(arrays['train_images'])} train, {len(arrays['test_images'])} test images)")
+        outcome = self._call(cell, built, "finetune", workdir, mounts, record)
+        t0 = time.perf_counter()
+        result = read_result_json(workdir / "output", "finetune", cell.submission, cell.variant)
+        try:
+            probs = check_probabilities(
+                workdir / "output" / "test_probs.npy", len(arrays["test_images"]), spec.num_classes, multilabel=spec.task_type == "multilabel"
+            )
+        except ArrayProblem as exc:
+            raise CellFailure("invalid_output", "validate", str(exc), outcome.exit_code, outcome.logs) from None
+        record["timings"]["validate_seconds"] = round(time.perf_counter() - t0, 3)
+        return protocol.accept_predictions(probs, result.get("finetune") or {}), result, outcome
 
 
 def run_cells(runner: CellRunner, cells: list[Cell]) -> list[CellResult]:

@@ -105,6 +105,8 @@ def _run(
     timeout: float,
     memory_gb: float,
     resamples: int,
+    solver: str = "sklearn",
+    max_epochs: Optional[int] = None,
 ):
     from harness.cells import Cell, CellRunner, RunSettings, run_cells
     from harness.protocols import get_protocol
@@ -115,7 +117,14 @@ def _run(
     from harness.submission import available_submissions, load_submission
 
     specs = [load_submission(s) for s in (submissions or available_submissions())]
-    proto = get_protocol(protocol, input_size=input_size)
+    if solver != "sklearn" and protocol != "linear":
+        fail(f"--solver applies to the linear protocol only, not {protocol!r}")
+    if max_epochs is not None and protocol != "finetune":
+        fail(f"--max-epochs applies to the finetune protocol only, not {protocol!r}")
+    options = {"solver": solver} if solver != "sklearn" else {}
+    if max_epochs is not None:
+        options["max_epochs"] = max_epochs
+    proto = get_protocol(protocol, input_size=input_size, **options)
     cells = []
     for spec in specs:
         chosen = variant if variant else (spec.smoke_variant if smoke else spec.default_variant)
@@ -142,7 +151,7 @@ DATASET_OPT = typer.Option(["retinamnist"], "--dataset", "-d", help="Dataset nam
 def run(
     submission: list[str] = SUBMISSION_OPT,
     dataset: list[str] = DATASET_OPT,
-    protocol: str = typer.Option("linear", help="Protocol name."),
+    protocol: str = typer.Option("linear", help="Protocol: linear (logistic regression, C on val), knn (cosine k-NN, k on val), fewshot (1%/10%/100% of train labels, 5 seeds), finetune (the container trains; its test_probs are scored)."),
     variant: Optional[str] = typer.Option(None, help="Variant (default: the manifest's default_variant)."),
     smoke: bool = typer.Option(False, help="Use each manifest's small smoke_variant."),
     input_size: Optional[int] = typer.Option(None, help="Fix the input resolution (default: each variant's native one)."),
@@ -153,9 +162,11 @@ def run(
     timeout: float = typer.Option(3600, help="Wall-clock limit per container, seconds."),
     memory_gb: float = typer.Option(8, help="Memory limit per container, GiB."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples for the 95% CIs."),
+    solver: str = typer.Option("sklearn", help="Linear-probe solver: sklearn (the reference) or torch (full-batch L-BFGS, on the GPU when present)."),
+    max_epochs: Optional[int] = typer.Option(None, help="Training budget in epochs for the finetune protocol (default 10)."),
 ) -> None:
     """Evaluate cells (submission x dataset x protocol) in isolated containers and store one record each."""
-    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples)
+    results = _run(submission, dataset, protocol, variant, smoke, input_size, weights, data, gpu, retry_failed, timeout, memory_gb, resamples, solver, max_epochs)
     out.print(_results_table(results))
 
 
@@ -163,12 +174,14 @@ def run(
 def leaderboard(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: leaderboard/)."),
 ) -> None:
-    """Aggregate the stored records into leaderboard.md / .json / .csv."""
+    """Aggregate the stored records into leaderboard.md / .json / .csv: ranks with 95% CIs, pairwise one-sided
+    tests (Holm-corrected) and bootstrap rank distributions with Kendall's tau."""
     from harness.paths import leaderboard_dir
     from harness.publish.writers import publish
     from harness.store import ResultsStore
 
-    paths = publish(ResultsStore().latest_per_cell(), out_dir or leaderboard_dir())
+    store = ResultsStore()
+    paths = publish(store.latest_per_cell(), out_dir or leaderboard_dir(), store=store)
     for kind, path in paths.items():
         out.print(f"{kind}: {path}")
 
@@ -199,7 +212,7 @@ def demo(
     out.print(_results_table(results))
     store = ResultsStore()
     ours = {r.record["cache_key"] for r in results}
-    paths = publish([r for r in store.latest_per_cell() if r["cache_key"] in ours], out_dir or leaderboard_dir())
+    paths = publish([r for r in store.latest_per_cell() if r["cache_key"] in ours], out_dir or leaderboard_dir(), store=store)
     out.print(f"[bold]leaderboard written:[/] {paths['markdown']} (+ .json, .csv)")
 
 

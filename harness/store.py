@@ -1,4 +1,6 @@
-"""The results store: one JSON record per cell, stored under its cache key.
+"""The results store: one JSON record per cell, stored under its cache key, and beside it a compressed
+``.npz`` of the cell's test predictions (and the test labels they are scored against), so that paired
+statistics between models can be computed at publish time.
 
 The cache key hashes everything that can change a cell's numbers: the image digest, the split lock
 hash, the protocol config, the contract and scoring versions. A rebuilt image is a new digest, so a
@@ -7,9 +9,12 @@ stale result is never reused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
 
 from harness.contract.validation import validate_document
 from harness.hashing import canonical_hash
@@ -27,6 +32,31 @@ class ResultsStore:
 
     def path(self, key: str) -> Path:
         return self.root / "records" / key[:2] / f"{key}.json"
+
+    def predictions_path(self, key: str) -> Path:
+        return self.root / "records" / key[:2] / f"{key}.npz"
+
+    def put_predictions(self, key: str, y_test: np.ndarray, members: list[np.ndarray], task_type: str) -> dict[str, Any]:
+        """Store ``members`` (``[S, N, C]``: one or more test-probability arrays) and the test labels; returns
+        the record's ``predictions`` block."""
+        path = self.predictions_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".partial.npz")
+        np.savez_compressed(tmp, probs=np.stack([np.asarray(m, dtype=np.float32) for m in members]), y_test=np.asarray(y_test))
+        tmp.replace(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return {"file": path.name, "members": len(members), "sha256": digest, "task_type": task_type}
+
+    def get_predictions(self, record: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(y_test, probs [S, N, C])`` of a record, or None when it has none (a failure, an older record)."""
+        block = record.get("predictions")
+        if not block:
+            return None
+        path = self.predictions_path(record["cache_key"])
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != block["sha256"]:
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            return data["y_test"], data["probs"]
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self.path(key)

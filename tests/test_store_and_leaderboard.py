@@ -79,3 +79,18 @@ def test_publish_writes_markdown_json_csv(tmp_path):
     csv = pd.read_csv(paths["csv"])
     assert list(csv.submission) == ["a", "b"] and csv.loc[1, "failure_class"] == "invalid_output"
     assert csv.loc[0, "image_id"].startswith("sha256:")
+
+
+def test_predictions_are_stored_beside_the_record_and_checked(tmp_path):
+    import numpy as np
+
+    store = ResultsStore(tmp_path)
+    rec = record("a", 0.8)
+    probs = [np.full((5, 2), 0.5, np.float32), np.eye(2, dtype=np.float32)[[0, 1, 1, 0, 1]]]
+    rec["predictions"] = store.put_predictions(rec["cache_key"], np.array([0, 1, 1, 0, 0]), probs, "binary")
+    store.put(rec)
+    y, stacked = store.get_predictions(store.get(rec["cache_key"]))
+    assert stacked.shape == (2, 5, 2) and list(y) == [0, 1, 1, 0, 0]
+    assert store.predictions_path(rec["cache_key"]).name == rec["predictions"]["file"]
+    store.predictions_path(rec["cache_key"]).write_bytes(b"tampered")
+    assert store.get_predictions(rec) is None  # a changed file is not used for statistics

@@ -1,9 +1,12 @@
 """Protocols: how a backbone is scored. One module each, looked up by name in ``PROTOCOLS``."""
 
-from harness.protocols.base import Protocol, ProtocolOutcome
+from harness.protocols.base import EmbedProtocol, Protocol, ProtocolOutcome
+from harness.protocols.fewshot import FewshotProtocol
+from harness.protocols.finetune import FinetuneProtocol
+from harness.protocols.knn import KnnProtocol
 from harness.protocols.linear import LinearProtocol
 
-PROTOCOLS: dict[str, type[Protocol]] = {LinearProtocol.name: LinearProtocol}
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (LinearProtocol, KnnProtocol, FewshotProtocol, FinetuneProtocol)}
 
 
 def get_protocol(name: str, **overrides) -> Protocol:
@@ -14,4 +17,4 @@ def get_protocol(name: str, **overrides) -> Protocol:
     return PROTOCOLS[name](**overrides)
 
 
-__all__ = ["PROTOCOLS", "Protocol", "ProtocolOutcome", "get_protocol"]
+__all__ = ["PROTOCOLS", "EmbedProtocol", "Protocol", "ProtocolOutcome", "get_protocol"]

@@ -1,4 +1,8 @@
-"""What every protocol provides: its container call, its config (part of the cache key) and scoring."""
+"""What every protocol provides: its container call, its config (part of the cache key) and scoring.
+
+``embed`` protocols fit harness-owned heads on frozen embeddings (:class:`EmbedProtocol`); a
+``finetune`` protocol lets the container train and accepts its test probabilities.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ import numpy as np
 
 @dataclass
 class ProtocolOutcome:
-    test_probs: np.ndarray  # [N_test, C]
+    test_probs: np.ndarray  # [N_test, C]: the headline prediction
     choices: dict[str, Any] = field(default_factory=dict)  # what was chosen on val, for audit
+    # Several predictions behind one headline number (e.g. few-shot seeds): the headline metric is
+    # their mean, and each one is stored for the paired statistics. None: ``test_probs`` alone.
+    members: list[np.ndarray] | None = None
+    # Further settings reported beside the headline (e.g. every few-shot fraction): label -> per-seed probs.
+    settings: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def headline_members(self) -> list[np.ndarray]:
+        return self.members if self.members else [self.test_probs]
 
 
 class Protocol(ABC):
@@ -27,6 +39,10 @@ class Protocol(ABC):
     def config(self) -> dict[str, Any]:
         """Everything that changes the protocol's numbers; hashed into the cache key."""
         return {"name": self.name, "kind": self.kind, "input_size": self.input_size, "seed": self.seed, **self.options}
+
+
+class EmbedProtocol(Protocol):
+    kind = "embed"
 
     @abstractmethod
     def score_embeddings(self, task_type: str, splits: dict[str, np.ndarray], labels: dict[str, np.ndarray], official_metric: str) -> ProtocolOutcome:

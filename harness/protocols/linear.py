@@ -1,5 +1,8 @@
 """``linear``: harness-owned L2 logistic regression on frozen embeddings.
 
+Two solvers of the same objective: scikit-learn's lbfgs (the reference, the default) and the torch
+full-batch L-BFGS probe (``solver="torch"``, ``protocols/torch_probe.py``, on the GPU when present).
+
 Features are standardized on train. C is swept over one fixed log grid (ascending, warm-started), each fit on train and scored on
 val with the dataset's official metric; the best C is refit on train + val (as DINOv2's evaluation
 does) and the test split is predicted once. Multilabel: one head per label.
@@ -15,20 +18,44 @@ from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from harness.protocols.base import Protocol, ProtocolOutcome
+from harness.protocols.base import EmbedProtocol, ProtocolOutcome
 from harness.scoring.metrics import METRICS, Undefined
 
 C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
 
 
+SOLVERS = ("sklearn", "torch")
+
+
+class _TorchHead:
+    """The torch L-BFGS probe behind scikit-learn's interface (``classes_``, ``predict_proba``)."""
+
+    def __init__(self, max_iter: int):
+        self.max_iter, self.probe = max_iter, None
+
+    def fit(self, x: np.ndarray, y: np.ndarray, c: float) -> "_TorchHead":
+        from harness.protocols.torch_probe import TorchLogisticProbe
+
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if self.probe is None or self.probe.n_classes != len(self.classes_):
+            self.probe = TorchLogisticProbe(len(self.classes_), max_iter=self.max_iter)
+        self.probe.fit(x, codes, c)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.probe.predict_proba(x)
+
+
 class _Heads:
     """One logistic-regression head (or one per label for multilabel), warm-started along the C grid."""
 
-    def __init__(self, task_type: str, n_classes: int, seed: int, max_iter: int):
-        self.task_type, self.n_classes, self.seed, self.max_iter = task_type, n_classes, seed, max_iter
-        self.models: dict[int, LogisticRegression] = {}
+    def __init__(self, task_type: str, n_classes: int, seed: int, max_iter: int, solver: str = "sklearn"):
+        self.task_type, self.n_classes, self.seed, self.max_iter, self.solver = task_type, n_classes, seed, max_iter, solver
+        self.models: dict[int, LogisticRegression | _TorchHead] = {}
 
-    def _fit_one(self, key: int, x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
+    def _fit_one(self, key: int, x: np.ndarray, y: np.ndarray, c: float):
+        if self.solver == "torch":
+            return self.models.setdefault(key, _TorchHead(self.max_iter)).fit(x, y, c)
         model = self.models.setdefault(key, LogisticRegression(max_iter=self.max_iter, random_state=self.seed, warm_start=True))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -49,12 +76,16 @@ class _Heads:
         return probs
 
 
-class LinearProtocol(Protocol):
+class LinearProtocol(EmbedProtocol):
     name = "linear"
-    kind = "embed"
 
-    def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 300):
-        super().__init__(input_size=input_size, seed=seed, c_grid=[float(c) for c in c_grid], max_iter=max_iter)
+    def __init__(self, input_size: int | None = None, seed: int = 0, c_grid: tuple[float, ...] = C_GRID, max_iter: int = 300, solver: str = "sklearn"):
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown linear-probe solver {solver!r}; known: {', '.join(SOLVERS)}")
+        options = {"c_grid": [float(c) for c in c_grid], "max_iter": max_iter}
+        if solver != "sklearn":  # the reference solver leaves the config (and every cache key) as it was
+            options["solver"] = solver
+        super().__init__(input_size=input_size, seed=seed, **options)
 
     def score_embeddings(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
         # One BLAS / OpenMP thread: on probe-sized matrices thread start-up costs ~8x the arithmetic.
@@ -62,12 +93,17 @@ class LinearProtocol(Protocol):
             return self._score(task_type, splits, labels, official_metric)
 
     def _score(self, task_type, splits, labels, official_metric) -> ProtocolOutcome:
+        return self.select_and_fit(task_type, splits, labels, official_metric, refit=True)
+
+    def select_and_fit(self, task_type, splits, labels, official_metric, refit: bool) -> ProtocolOutcome:
+        """Sweep C on val; predict test with the best C, refit on train + val when ``refit``, else fit on train."""
         n_classes = labels["n_classes"]
         scaler = StandardScaler().fit(splits["train"])
         tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
         metric = METRICS[official_metric]
         val_scores: dict[str, float | None] = {}
-        heads = _Heads(task_type, n_classes, self.seed, self.options["max_iter"])
+        solver = self.options.get("solver", "sklearn")
+        heads = _Heads(task_type, n_classes, self.seed, self.options["max_iter"], solver)
         for c in sorted(self.options["c_grid"]):  # ascending: each fit starts from the previous solution
             probs = heads.fit_predict(tr, labels["train"], va, c)
             try:
@@ -79,16 +115,20 @@ class LinearProtocol(Protocol):
             raise Undefined(f"{official_metric} is undefined on the val split for every C; cannot select C")
         best = max(defined, key=lambda c: (defined[c], -float(c)))  # ties: stronger regularization
         c_best = float(best)
-        scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
-        trva = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
-        y_trva = np.concatenate([labels["train"], labels["val"]])
-        refit = _Heads(task_type, n_classes, self.seed, self.options["max_iter"])
-        test_probs = refit.fit_predict(trva, y_trva, scaler.transform(splits["test"]), c_best)
+        if refit:
+            scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))
+            x_fit = scaler.transform(np.concatenate([splits["train"], splits["val"]]))
+            y_fit = np.concatenate([labels["train"], labels["val"]])
+            te = scaler.transform(splits["test"])
+        else:
+            x_fit, y_fit = tr, labels["train"]
+        test_probs = _Heads(task_type, n_classes, self.seed, self.options["max_iter"], solver).fit_predict(x_fit, y_fit, te, c_best)
         choices = {
             "C": c_best,
             "selected_on": "val",
             "selection_metric": official_metric,
             "val_scores": val_scores,
-            "refit": "train+val",
+            "refit": "train+val" if refit else "train",
+            "solver": solver,
         }
         return ProtocolOutcome(test_probs=test_probs, choices=choices)

@@ -15,6 +15,16 @@ COLUMNS = [
 ]
 
 
+def _headline_sd(rec: dict[str, Any]) -> float | None:
+    """Spread (SD over seeds) of the headline metric where a protocol averages several draws (few-shot)."""
+    choices, settings = rec.get("protocol_choices") or {}, rec.get("settings") or {}
+    fraction = choices.get("headline_fraction")
+    if fraction is None:
+        return None
+    block = settings.get(f"{fraction:g}")
+    return None if block is None else block["sd"].get(rec.get("headline_metric"))
+
+
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for rec in records:
@@ -42,6 +52,7 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "synthetic": bool(prov.get("dataset_synthetic")),
                 "created_at": rec["created_at"],
                 "secondary": {k: v.get("value") for k, v in rec.get("metrics", {}).items() if k != headline},
+                "seed_sd": _headline_sd(rec),
             }
         )
     return pd.DataFrame(rows)

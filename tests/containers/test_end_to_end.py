@@ -62,6 +62,8 @@ def test_leaderboard_ranks_both_with_provenance(first_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "leaderboard.md").read_text()
     assert "baseline-histogram" in md and "dinov2" in md and "RANDOM-INIT" in md
+    assert "## Significance: retinamnist - linear - auroc" in md and "paired-bootstrap" in md  # from the stored test predictions
+    assert "## Rank stability - linear" in md
     doc = json.loads((tmp_path / "leaderboard.json").read_text())
     ranks = sorted(c["rank"] for c in doc["cells"] if c["dataset"] == "retinamnist")
     assert ranks == [1, 2]

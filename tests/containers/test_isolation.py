@@ -104,3 +104,13 @@ def test_gpu_request_names_only_the_assigned_gpu(runner, fixture_cell, monkeypat
     (request,) = seen["device_requests"]
     assert request["DeviceIDs"] == ["3"] and request["Capabilities"] == [["gpu"]]
     assert seen["environment"]["CUDA_VISIBLE_DEVICES"] == "0"
+
+
+def test_finetune_on_an_embed_only_submission_is_refused_clearly(runner, fixture_cell):
+    from harness.cells import Cell
+    from harness.protocols import get_protocol
+
+    embed_only = fixture_cell("introspect")
+    cell = Cell(embed_only.submission, embed_only.variant, embed_only.dataset, get_protocol("finetune"))
+    failure = failure_of(runner().run(cell))
+    assert failure["failure_class"] == "refused" and "does not implement finetune" in failure["message"]
