@@ -125,7 +125,7 @@ def read_result_json(output_dir: Path, kind: str, spec: SubmissionSpec, variant:
 def metric_block(prepared: PreparedDataset, test_probs: np.ndarray, bootstrap: BootstrapConfig) -> dict[str, Any]:
     spec = prepared.spec
     y = prepared.labels("test")
-    indices = resample_indices(len(y), bootstrap)
+    indices = resample_indices(len(y), bootstrap, groups=prepared.groups("test"))  # by patient / lesion where known
     with threadpool_limits(limits=1):  # thousands of tiny array ops: threads only add overhead
         return {
             m.name: score_with_ci(m, spec.task_type, y, test_probs, indices, bootstrap.level)
