@@ -28,23 +28,35 @@ def strata(labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def merge_rare(y: np.ndarray, n_splits: int) -> np.ndarray:
+    """Strata with fewer than ``n_splits`` members are pooled into one, so that stratifying stays
+    possible on small data or many multilabel strata (the pooled stratum is still spread evenly)."""
+    values, counts = np.unique(y, return_counts=True)
+    rare = values[counts < n_splits]
+    if len(rare) == 0 or len(rare) == len(values) == 1:
+        return y
+    return np.where(np.isin(y, rare), values.min() - 1, y)
+
+
 def hold_out(cases: np.ndarray, fraction: float, y: np.ndarray, groups: np.ndarray | None, seed: int, what: str) -> np.ndarray:
     """A boolean mask over ``cases``: one stratified (grouped) fold of about ``fraction`` of them."""
     n_splits = max(2, int(round(1 / fraction)))
     units = len(np.unique(groups[cases])) if groups is not None else len(cases)
     if units < n_splits:
         raise DatasetError(f"cannot carve a {fraction:.0%} {what} split from {units} {'groups' if groups is not None else 'cases'}")
+    y = merge_rare(y[cases], n_splits)
+    cases_y = np.zeros(len(y), dtype=np.int64)  # positions into ``cases`` for sklearn
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         if groups is not None:
             folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
             try:
-                _, held = next(folds.split(cases, y[cases], groups[cases]))
+                _, held = next(folds.split(cases_y, y, groups[cases]))
             except ValueError as exc:
                 raise DatasetError(f"cannot carve a stratified, grouped {fraction:.0%} {what} split from {len(cases)} cases: {exc}") from None
         else:
             try:
-                _, held = train_test_split(np.arange(len(cases)), test_size=fraction, stratify=y[cases], random_state=seed)
+                _, held = train_test_split(np.arange(len(cases)), test_size=fraction, stratify=y, random_state=seed)
             except ValueError as exc:
                 raise DatasetError(f"cannot carve a stratified {fraction:.0%} {what} split from {len(cases)} cases: {exc}") from None
     mask = np.zeros(len(cases), dtype=bool)
