@@ -122,6 +122,11 @@ def read_result_json(output_dir: Path, kind: str, spec: SubmissionSpec, variant:
     return doc
 
 
+def bootstrap_unit(prepared: PreparedDataset) -> str:
+    """What the bootstrap resamples: whole groups (patient / lesion) where the dataset knows them."""
+    return "case" if prepared.groups("test") is None else "group"
+
+
 def metric_block(prepared: PreparedDataset, test_probs: np.ndarray, bootstrap: BootstrapConfig) -> dict[str, Any]:
     spec = prepared.spec
     y = prepared.labels("test")
@@ -171,7 +176,7 @@ class CellRunner:
             "split_lock_hash": prepared.lock.lock_hash,
             "prepared_resolution": prepared.resolution,
             "protocol": cell.protocol.config(),
-            "bootstrap": self.settings.bootstrap.describe("case"),
+            "bootstrap": self.settings.bootstrap.describe(bootstrap_unit(prepared)),
             "contract_version": CONTRACT_VERSION,
             "scoring_version": SCORING_VERSION,
         }
@@ -300,7 +305,7 @@ class CellRunner:
             status="ok",
             headline_metric=spec.official_metric,
             metrics=metrics,
-            confidence=self.settings.bootstrap.describe("case"),
+            confidence=self.settings.bootstrap.describe(bootstrap_unit(prepared)),
             protocol_choices=outcome_p.choices,
             n_test=int(prepared.offsets["test"][1] - prepared.offsets["test"][0]),
             model=result["model"],

@@ -104,3 +104,11 @@ def test_path_without_its_image_names_the_row(dataset_copy, chexpert_root):
     (chexpert_root / frame["Path"][4].split("/", 1)[1]).unlink()
     with pytest.raises(DatasetError, match=r"train.csv, row 5 \(line 6\): names image 'train/patient"):
         read_source(dataset_copy("chexpert"), chexpert_root)
+
+
+def test_label_policy_is_validated_by_the_schema(dataset_copy):
+    from harness.errors import SchemaError
+
+    spec = dataset_copy("chexpert")
+    with pytest.raises(SchemaError, match="label_policy.uncertainty"):
+        with_policy(spec, uncertainty="u-maybe")

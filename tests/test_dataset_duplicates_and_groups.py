@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 import layouts
-from harness.cells import metric_block
+from harness.cells import bootstrap_unit, metric_block
 from harness.datasets.duplicates import cross_split_duplicates
 from harness.datasets.lock import freeze
 from harness.datasets.prepared import prepare
@@ -40,6 +40,7 @@ def test_bootstrap_resamples_whole_lesions_when_the_data_knows_them(dataset_copy
     prepared = prepare(spec, data=root)
     groups = prepared.groups("test")
     assert groups is not None and len(set(groups)) < len(groups)  # some lesions have several images
+    assert bootstrap_unit(prepared) == "group"
     y = prepared.labels("test")
     probs = np.random.default_rng(0).dirichlet(np.ones(8), size=len(y)).astype(np.float32)
     config = BootstrapConfig(resamples=200)
@@ -50,3 +51,26 @@ def test_bootstrap_resamples_whole_lesions_when_the_data_knows_them(dataset_copy
         assert block[metric.name] == score_with_ci(metric, spec.task_type, y, probs, grouped, config.level)
     accuracy = next(m for m in metrics_for(spec.task_type, "accuracy"))
     assert block["accuracy"] != score_with_ci(accuracy, spec.task_type, y, probs, ungrouped, config.level)
+
+
+def test_cli_info_and_duplicates(dataset_copy, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = layouts.isic2019(tmp_path / "ISIC_2019", n=60)
+    spec = dataset_copy("isic2019")
+    env = {**os.environ, "COLUMNS": "200", "MEDBENCH_DATASETS": str(spec.folder.parent)}
+    repo = Path(__file__).resolve().parent.parent
+
+    def medbench(*args):
+        return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=env, cwd=repo, timeout=300)
+
+    proc = medbench("datasets", "info", "isic2019")
+    assert proc.returncode == 0 and "lock: " in proc.stdout and "missing; freeze the split first" in proc.stdout, proc.stderr
+    assert medbench("datasets", "freeze", "isic2019", "--data", str(root)).returncode == 0
+    proc = medbench("datasets", "info", "isic2019")
+    assert "in more than one split: 0" in proc.stdout and "grouped by lesion_id" in proc.stdout, proc.stdout
+    proc = medbench("datasets", "duplicates", "isic2019", "--data", str(root))
+    assert proc.returncode == 0 and "isic2019: 0 near-duplicate pair(s) across splits" in proc.stdout, proc.stdout + proc.stderr

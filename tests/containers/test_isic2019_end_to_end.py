@@ -48,6 +48,7 @@ def test_real_sample_freezes_prepares_and_runs_the_linear_protocol(base_image, i
     rec = records[0]
     assert rec["status"] == "ok", rec.get("failure")
     assert rec["n_test"] == 53 and rec["headline_metric"] == "balanced_accuracy"
+    assert rec["confidence"]["unit"] == "case"  # no lesion ids in the sample: resampled by image
     metrics = rec["metrics"]
     # defined: accuracy and balanced accuracy over the two classes the sample holds (NV, MEL)
     for name in ("accuracy", "balanced_accuracy"):
