@@ -141,17 +141,29 @@ def test_unreadable_image_fails_freeze_and_writes_nothing(dataset_copy, tmp_path
     assert not spec.lock_path.exists() and not list(spec.folder.glob("*.partial"))
 
 
-def test_image_broken_after_freeze_fails_prepare_and_leaves_no_cache(dataset_copy, tmp_path, medbench_home):
-    root = layouts.isic2019(tmp_path / "ISIC_2019")
+def test_image_changed_after_freeze_is_refused_before_decoding(dataset_copy, tmp_path):
+    root = layouts.isic2019(tmp_path / "ISIC_2019", seed=3)
     spec = dataset_copy("isic2019")
     lock = freeze(spec, read_source(spec, root))
-    case = lock.splits["val"][1]
-    bad = root / "ISIC_2019_Training_Input" / f"{case}.jpg"
-    data = bytearray(bad.read_bytes())
-    bad.write_bytes(bytes(data[: len(data) // 3]))  # truncated
-    with pytest.raises(DatasetError, match="changed"):
+    bad = root / "ISIC_2019_Training_Input" / f"{lock.splits['val'][1]}.jpg"
+    bad.write_bytes(bad.read_bytes()[:200])  # truncated
+    with pytest.raises(DatasetError, match=f"{bad}: changed"):
         prepare(spec, data=root)
-    assert not (medbench_home / "prepared" / spec.name / lock.lock_hash[:16]).exists()
+
+
+def test_a_decode_failure_while_building_leaves_no_partial_cache(dataset_copy, tmp_path):
+    from harness.datasets.folder import raw_for_freeze, read_table
+    from harness.datasets.prepared import _build
+
+    root = layouts.isic2019(tmp_path / "ISIC_2019")
+    spec = dataset_copy("isic2019")
+    raw = raw_for_freeze(spec, read_table(spec, root))
+    case = raw.splits["test"].ids[0]
+    (root / "ISIC_2019_Training_Input" / f"{case}.jpg").write_bytes(b"garbage")
+    folder = tmp_path / "cache" / "r32"
+    with pytest.raises(DatasetError, match=rf"{case}.jpg: unreadable image \(listed at .*GroundTruth.csv, row \d+"):
+        _build(raw, folder, 32)
+    assert not folder.exists() and not folder.with_name("r32.partial").exists()
 
 
 def test_truncated_image_fails_freeze_naming_its_row(dataset_copy, tmp_path):
