@@ -78,7 +78,8 @@ def build_lock(spec: DatasetSpec, raw: RawDataset) -> dict[str, Any]:
 
 
 def check_images(raw: RawDataset) -> None:
-    """Every image file's header parses (folder layouts); the first bad one names its file and CSV row."""
+    """Every image decodes (folder layouts; parallel threads, the codecs release the GIL); the first
+    bad one raises, naming its file and CSV row, before any lock is written."""
     jobs = [(p, (sp.rows or [""] * len(sp.paths))[i]) for sp in raw.splits.values() if sp.paths for i, p in enumerate(sp.paths)]
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         list(pool.map(lambda job: check_readable(*job), jobs))

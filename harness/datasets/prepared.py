@@ -72,16 +72,17 @@ def _build(raw: RawDataset, folder: Path, resolution: int) -> dict[str, tuple[in
         images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, resolution, resolution, 3))
         offsets, row = {}, 0
         for split in SPLITS:
-            part = raw.splits[split]
-            if part.images is not None:
-                decoded = (to_rgb_square(part.images[i], resolution) for i in range(len(part.ids)))
-            else:
-                rows = part.rows or [""] * len(part.paths)
-                decoded = decode_many(part.paths, rows, resolution, label=f"{raw.name} {split}")
-            for i, image in enumerate(decoded):
-                images[row + i] = image
-            offsets[split] = (row, row + len(part.ids))
-            row += len(part.ids)
+            offsets[split] = (row, row + len(raw.splits[split].ids))
+            row += len(raw.splits[split].ids)
+        parts = [raw.splits[s] for s in SPLITS]
+        if all(p.images is not None for p in parts):
+            decoded = (to_rgb_square(p.images[i], resolution) for p in parts for i in range(len(p.ids)))
+        else:  # one pool of worker processes for all splits, rows in lock order
+            paths = [path for p in parts for path in p.paths]
+            rows = [r for p in parts for r in (p.rows or [""] * len(p.paths))]
+            decoded = decode_many(paths, rows, resolution, label=f"decoding {raw.name}")
+        for i, image in enumerate(decoded):
+            images[i] = image
         images.flush()
         del images
         np.save(tmp / "labels.npy", raw.all_labels())

@@ -45,13 +45,13 @@ def hold_out(cases: np.ndarray, fraction: float, y: np.ndarray, groups: np.ndarr
     if units < n_splits:
         raise DatasetError(f"cannot carve a {fraction:.0%} {what} split from {units} {'groups' if groups is not None else 'cases'}")
     y = merge_rare(y[cases], n_splits)
-    cases_y = np.zeros(len(y), dtype=np.int64)  # positions into ``cases`` for sklearn
+    placeholder = np.zeros(len(y), dtype=np.int64)  # sklearn's X: only its length is used
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         if groups is not None:
             folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
             try:
-                _, held = next(folds.split(cases_y, y, groups[cases]))
+                _, held = next(folds.split(placeholder, y, groups[cases]))
             except ValueError as exc:
                 raise DatasetError(f"cannot carve a stratified, grouped {fraction:.0%} {what} split from {len(cases)} cases: {exc}") from None
         else:
