@@ -52,7 +52,7 @@ def write_picture(path: Path, array: np.ndarray) -> Path:
     return path
 
 
-def write_dicom(path: Path, pixels: np.ndarray, uid_seed: str) -> Path:
+def write_dicom(path: Path, pixels: np.ndarray, uid_seed: str, photometric: str = "MONOCHROME2") -> Path:
     """A minimal, valid 16-bit MONOCHROME2 DICOM file (as CBIS-DDSM ships)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = FileMetaDataset()
@@ -66,7 +66,7 @@ def write_dicom(path: Path, pixels: np.ndarray, uid_seed: str) -> Path:
     ds.Modality = "MG"
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PhotometricInterpretation = photometric
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0

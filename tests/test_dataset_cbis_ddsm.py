@@ -115,3 +115,11 @@ def test_missing_column_is_named(dataset_copy, cbis_root):
     pd.read_csv(csv, dtype=str, keep_default_na=False).drop(columns=["patient_id"]).to_csv(csv, index=False)
     with pytest.raises(DatasetError, match=r"mass_case_description_test_set.csv: column\(s\) 'patient_id' missing"):
         read_source(dataset_copy("cbis-ddsm"), cbis_root)
+
+
+def test_monochrome1_dicom_is_inverted_so_dense_tissue_stays_bright(tmp_path):
+    pixels = np.array([[0, 1000], [2000, 4000]], dtype=np.uint16)
+    mono2 = read_image(layouts.write_dicom(tmp_path / "a.dcm", pixels, "a"))
+    mono1 = read_image(layouts.write_dicom(tmp_path / "b.dcm", pixels, "b", photometric="MONOCHROME1"))
+    assert mono2.tolist() == [[0, 64], [128, 255]]
+    assert (mono1 == 255 - mono2).all()
