@@ -112,3 +112,15 @@ def test_label_policy_is_validated_by_the_schema(dataset_copy):
     spec = dataset_copy("chexpert")
     with pytest.raises(SchemaError, match="label_policy.uncertainty"):
         with_policy(spec, uncertainty="u-maybe")
+
+
+def test_all_14_observations_dataset(dataset_copy, chexpert_root):
+    spec = dataset_copy("chexpert14")
+    assert spec.class_names == OBSERVATIONS and spec.raw["label_policy"]["uncertainty"] == "u-ones"
+    raw = read_source(spec, chexpert_root)
+    train = csv_rows(chexpert_root, "train.csv")
+    by_id = {p.split("/", 1)[1].rsplit(".", 1)[0]: i for i, p in enumerate(train["Path"])}
+    for case, labels in zip(raw.splits["val"].ids, raw.splits["val"].labels):
+        assert labels.tolist() == [expected(train[name][by_id[case]], 1) for name in OBSERVATIONS]
+    lock = freeze(spec, raw)
+    assert lock.doc["group_overlap"] == {}
