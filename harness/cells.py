@@ -123,6 +123,11 @@ def read_result_json(output_dir: Path, kind: str, spec: SubmissionSpec, variant:
     return doc
 
 
+def bootstrap_unit(prepared: PreparedDataset) -> str:
+    """What the bootstrap resamples: whole groups (patient / lesion) where the dataset knows them."""
+    return "case" if prepared.groups("test") is None else "group"
+
+
 def cell_metrics(prepared: PreparedDataset):
     spec = prepared.spec
     secondary = tuple(spec.secondary_metrics) + tuple(m for m in STANDARD_SECONDARY if m not in spec.secondary_metrics)
@@ -133,7 +138,7 @@ def metric_block(prepared: PreparedDataset, members: list[np.ndarray], bootstrap
     """Every metric of the dataset with its bootstrap CI; several members (few-shot seeds) are averaged."""
     spec = prepared.spec
     y = prepared.labels("test")
-    weights = resample_weights(len(y), bootstrap)
+    weights = resample_weights(len(y), bootstrap, groups=prepared.groups("test"))  # by patient / lesion where known
     with threadpool_limits(limits=1):  # probe-sized array ops: threads only add overhead
         return {m.name: score_with_ci(m, spec.task_type, y, members, weights, bootstrap.level) for m in cell_metrics(prepared)}
 
@@ -198,7 +203,7 @@ class CellRunner:
             "split_lock_hash": prepared.lock.lock_hash,
             "prepared_resolution": prepared.resolution,
             "protocol": cell.protocol.config(),
-            "bootstrap": self.settings.bootstrap.describe("case"),
+            "bootstrap": self.settings.bootstrap.describe(bootstrap_unit(prepared)),
             "contract_version": CONTRACT_VERSION,
             "scoring_version": SCORING_VERSION,
         }
@@ -295,7 +300,7 @@ class CellRunner:
             status="ok",
             headline_metric=spec.official_metric,
             metrics=metrics,
-            confidence=self.settings.bootstrap.describe("case"),
+            confidence=self.settings.bootstrap.describe(bootstrap_unit(prepared)),
             protocol_choices=outcome_p.choices,
             n_test=int(prepared.offsets["test"][1] - prepared.offsets["test"][0]),
             model=result["model"],

@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-datasets_app = typer.Typer(help="Frozen dataset splits: list, freeze, verify, prepare.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Frozen dataset splits: list, info, freeze, verify, prepare, duplicates.", no_args_is_help=True)
 engine_app = typer.Typer(help="The Docker engine and the medbench/base image.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(engine_app, name="engine")
@@ -260,16 +260,40 @@ def datasets_freeze(
 @datasets_app.command("verify")
 def datasets_verify(name: str, data: Optional[Path] = typer.Option(None, help="Raw data file or folder.")) -> None:
     """Check the raw files against the frozen lock; names every changed, missing or extra file."""
-    from harness.datasets.lock import load_lock, verify_content, verify_files
-    from harness.datasets.source import locate_source, read_source
+    from harness.datasets.lock import load_lock
+    from harness.datasets.source import locate_source, verify_source
     from harness.datasets.spec import load_spec
 
     spec = load_spec(name)
     lock = load_lock(spec)
     source = locate_source(spec, data)
-    verify_files(lock, {source.name: source})
-    verify_content(lock, read_source(spec, source))
-    out.print(f"[green]{name} matches its lock {lock.lock_hash[:16]}[/] ({source})")
+    verify_source(spec, source, lock)
+    out.print(f"[green]{name} matches its lock {lock.lock_hash[:16]}[/] ({len(lock.source_files)} files, {source})")
+
+
+@datasets_app.command("info")
+def datasets_info(name: str) -> None:
+    """Show a dataset's card: task, classes, metric, split policy, grouping, and its frozen split."""
+    from harness.datasets.info import describe
+
+    out.print(describe(name), highlight=False)
+
+
+@datasets_app.command("duplicates")
+def datasets_duplicates(
+    name: str,
+    data: Optional[Path] = typer.Option(None, help="Raw data file or folder."),
+    max_distance: int = typer.Option(4, help="Largest pHash Hamming distance (of 64 bits) counted as a near-duplicate."),
+) -> None:
+    """Report images that occur (near-identically, by perceptual hash) in more than one split."""
+    from harness.datasets.duplicates import cross_split_duplicates
+    from harness.datasets.prepared import prepare_by_name
+
+    prepared = prepare_by_name(name, data=data)
+    pairs = cross_split_duplicates(prepared.images(), prepared.offsets, prepared.lock.splits, max_distance)
+    for p in pairs:
+        out.print(f"{p.split_a}/{p.id_a} ~ {p.split_b}/{p.id_b} (distance {p.distance})", highlight=False)
+    out.print(f"{name}: {len(pairs)} near-duplicate pair(s) across splits (pHash distance <= {max_distance})")
 
 
 @datasets_app.command("prepare")

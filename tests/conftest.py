@@ -64,3 +64,27 @@ def base_image(docker_client) -> str:
     except ImageNotFound:
         missing(f"{DEFAULT_BASE_IMAGE} not built (bash docker/engine.sh builds it)")
     return DEFAULT_BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def isic_sample() -> Path:
+    """The real ISIC 2019 sample in its official layout (read in place, never copied into the repo)."""
+    path = SHARED_DATA / "isic2019-sample"
+    if not (path / "ISIC_2019_Training_GroundTruth.csv").exists():
+        missing(f"real data {path} not found")
+    return path
+
+
+@pytest.fixture
+def dataset_copy(tmp_path):
+    """``dataset_copy(name)``: datasets/<name>/ copied to a temp folder (so tests freeze without touching the repo)."""
+    import shutil
+
+    from harness.datasets.spec import load_spec
+
+    def copy(name: str):
+        folder = tmp_path / "datasets" / name
+        shutil.copytree(REPO / "datasets" / name, folder)
+        return load_spec(folder)
+
+    return copy
