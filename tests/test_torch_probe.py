@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from harness.protocols.linear import LinearProtocol
 from harness.protocols.torch_probe import TorchLogisticProbe
 
-torch = pytest.importorskip("torch")  # the harness's 'models' extra; installed wherever the suite runs
+import torch  # noqa: E402  (the harness's 'models' extra, installed by scripts/setup.sh)
 
 
 def _data(rng, n, d, k, sep):

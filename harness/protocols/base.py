@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
+
+from harness.scoring.metrics import METRICS, Undefined
 
 
 @dataclass
@@ -47,3 +49,27 @@ class EmbedProtocol(Protocol):
     @abstractmethod
     def score_embeddings(self, task_type: str, splits: dict[str, np.ndarray], labels: dict[str, np.ndarray], official_metric: str) -> ProtocolOutcome:
         """Given per-split embeddings and the train/val labels (never test), predict test probabilities."""
+
+
+def select_on_val(
+    candidates: Iterable[tuple[str, np.ndarray]],
+    official_metric: str,
+    task_type: str,
+    y_val: np.ndarray,
+    tie_key: Callable[[str], float],
+    what: str,
+) -> tuple[str, dict[str, float | None]]:
+    """Score each candidate's val probabilities with the official metric and return the best candidate and
+    every score (undefined scores are None). Ties go to the larger ``tie_key`` (e.g. the stronger
+    regularization). Raises Undefined when no candidate has a defined score."""
+    metric = METRICS[official_metric]
+    scores: dict[str, float | None] = {}
+    for label, probs in candidates:
+        try:
+            scores[label] = metric.point(task_type, y_val, probs)
+        except Undefined:
+            scores[label] = None
+    defined = {label: s for label, s in scores.items() if s is not None}
+    if not defined:
+        raise Undefined(f"{official_metric} is undefined on the val split for every {what}; cannot select {what}")
+    return max(defined, key=lambda label: (defined[label], tie_key(label))), scores

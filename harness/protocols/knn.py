@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness.protocols.base import EmbedProtocol, ProtocolOutcome
-from harness.scoring.metrics import METRICS, Undefined
+from harness.protocols.base import EmbedProtocol, ProtocolOutcome, select_on_val
+
 
 K_GRID = (10, 20, 50)
 TEMPERATURE = 0.07
@@ -70,17 +70,12 @@ class KnnProtocol(EmbedProtocol):
         ks, temp, multilabel = tuple(self.options["k_grid"]), self.options["temperature"], task_type == "multilabel"
         n_classes = labels["n_classes"]
         tr, va, te = (_normalize(splits[s]) for s in ("train", "val", "test"))
-        metric = METRICS[official_metric]
-        val_scores: dict[str, float | None] = {}
-        for k, probs in knn_probs(tr, _targets(task_type, labels["train"], n_classes), va, ks, temp, multilabel).items():
-            try:
-                val_scores[str(k)] = metric.point(task_type, labels["val"], probs)
-            except Undefined:
-                val_scores[str(k)] = None
-        defined = {k: s for k, s in val_scores.items() if s is not None}
-        if not defined:
-            raise Undefined(f"{official_metric} is undefined on the val split for every k; cannot select k")
-        k_best = int(max(defined, key=lambda k: (defined[k], -int(k))))  # ties: the smaller k
+        candidates = knn_probs(tr, _targets(task_type, labels["train"], n_classes), va, ks, temp, multilabel)
+        best, val_scores = select_on_val(
+            ((str(k), probs) for k, probs in candidates.items()), official_metric, task_type, labels["val"],
+            tie_key=lambda k: -int(k), what="k",  # ties: the smaller k
+        )
+        k_best = int(best)
         bank = np.concatenate([tr, va])
         targets = _targets(task_type, np.concatenate([labels["train"], labels["val"]]), n_classes)
         test_probs = knn_probs(bank, targets, te, (k_best,), temp, multilabel)[k_best]

@@ -18,8 +18,8 @@ from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from harness.protocols.base import EmbedProtocol, ProtocolOutcome
-from harness.scoring.metrics import METRICS, Undefined
+from harness.protocols.base import EmbedProtocol, ProtocolOutcome, select_on_val
+
 
 C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 7))
 
@@ -100,20 +100,13 @@ class LinearProtocol(EmbedProtocol):
         n_classes = labels["n_classes"]
         scaler = StandardScaler().fit(splits["train"])
         tr, va, te = (scaler.transform(splits[s]) for s in ("train", "val", "test"))
-        metric = METRICS[official_metric]
-        val_scores: dict[str, float | None] = {}
         solver = self.options.get("solver", "sklearn")
         heads = _Heads(task_type, n_classes, self.seed, self.options["max_iter"], solver)
-        for c in sorted(self.options["c_grid"]):  # ascending: each fit starts from the previous solution
-            probs = heads.fit_predict(tr, labels["train"], va, c)
-            try:
-                val_scores[repr(c)] = metric.point(task_type, labels["val"], probs)
-            except Undefined:
-                val_scores[repr(c)] = None
-        defined = {c: s for c, s in val_scores.items() if s is not None}
-        if not defined:
-            raise Undefined(f"{official_metric} is undefined on the val split for every C; cannot select C")
-        best = max(defined, key=lambda c: (defined[c], -float(c)))  # ties: stronger regularization
+        # ascending C: each fit starts from the previous solution
+        candidates = ((repr(c), heads.fit_predict(tr, labels["train"], va, c)) for c in sorted(self.options["c_grid"]))
+        best, val_scores = select_on_val(
+            candidates, official_metric, task_type, labels["val"], tie_key=lambda c: -float(c), what="C"  # ties: stronger regularization
+        )
         c_best = float(best)
         if refit:
             scaler = StandardScaler().fit(np.concatenate([splits["train"], splits["val"]]))

@@ -16,7 +16,6 @@ from threadpoolctl import threadpool_limits
 
 from harness.protocols.torch_probe import TorchLogisticProbe, default_device
 
-pytest.importorskip("torch")
 
 N, D, K, C = 20_000, 1_024, 8, 0.01
 RESULTS: dict[str, float] = {}
