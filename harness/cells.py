@@ -313,7 +313,9 @@ class CellRunner:
         )
         if settings is not None:
             record["settings"] = settings
-        record["predictions"] = self.store.put_predictions(record["cache_key"], prepared.labels("test"), outcome_p.headline_members(), spec.task_type)
+        record["predictions"] = self.store.put_predictions(
+            record["cache_key"], prepared.labels("test"), outcome_p.headline_members(), spec.task_type, groups=prepared.groups("test")
+        )
         self.log(f"done {cell.label}: {spec.official_metric}={metrics[spec.official_metric]['value']}")
         return record
 

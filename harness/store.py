@@ -36,13 +36,18 @@ class ResultsStore:
     def predictions_path(self, key: str) -> Path:
         return self.root / "records" / key[:2] / f"{key}.npz"
 
-    def put_predictions(self, key: str, y_test: np.ndarray, members: list[np.ndarray], task_type: str) -> dict[str, Any]:
-        """Store ``members`` (``[S, N, C]``: one or more test-probability arrays) and the test labels; returns
-        the record's ``predictions`` block."""
+    def put_predictions(
+        self, key: str, y_test: np.ndarray, members: list[np.ndarray], task_type: str, groups: np.ndarray | None = None
+    ) -> dict[str, Any]:
+        """Store ``members`` (``[S, N, C]``: one or more test-probability arrays), the test labels and, where the
+        dataset knows them, the test cases' groups (patient / lesion); returns the record's ``predictions`` block."""
         path = self.predictions_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".partial.npz")
-        np.savez_compressed(tmp, probs=np.stack([np.asarray(m, dtype=np.float32) for m in members]), y_test=np.asarray(y_test))
+        arrays = {"probs": np.stack([np.asarray(m, dtype=np.float32) for m in members]), "y_test": np.asarray(y_test)}
+        if groups is not None:
+            arrays["groups"] = np.asarray(groups, dtype=str)
+        np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         return {"file": path.name, "members": len(members), "sha256": digest, "task_type": task_type}
@@ -57,6 +62,13 @@ class ResultsStore:
             return None
         with np.load(path, allow_pickle=False) as data:
             return data["y_test"], data["probs"]
+
+    def get_test_groups(self, record: dict[str, Any]) -> np.ndarray | None:
+        """The test cases' groups stored with a record's predictions, or None (ungrouped data, older record)."""
+        if self.get_predictions(record) is None:
+            return None
+        with np.load(self.predictions_path(record["cache_key"]), allow_pickle=False) as data:
+            return data["groups"] if "groups" in data.files else None
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self.path(key)

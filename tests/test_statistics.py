@@ -108,7 +108,7 @@ def test_rank_stability_is_deterministic_and_sensible():
     assert 0 < a.tau_summary()["mean"] <= 1
 
 
-def _records_with_predictions(store: ResultsStore):
+def _records_with_predictions(store: ResultsStore, groups: np.ndarray | None = None):
     """Three models on two binary datasets: 'strong' is clearly best, 'weak' and 'noise' near chance."""
     rng = np.random.default_rng(5)
     recs = []
@@ -128,7 +128,7 @@ def _records_with_predictions(store: ResultsStore):
                 "metrics": {"auroc": {"value": value, "ci_low": value - 0.05, "ci_high": value + 0.05}},
                 "confidence": {"method": "percentile-bootstrap", "level": 0.95, "resamples": 200, "seed": 0, "unit": "case"},
             }
-            rec["predictions"] = store.put_predictions(key, y, [probs], "binary")
+            rec["predictions"] = store.put_predictions(key, y, [probs], "binary", groups=groups)
             store.put(rec)
             recs.append(rec)
     return recs
@@ -157,3 +157,22 @@ def test_published_leaderboard_shows_significance_and_rank_distributions(tmp_pat
     assert "## Rank stability - linear" in md and "Kendall's tau" in md and "P(rank 1)" in md
     doc = json.loads(paths["json"].read_text())
     assert doc["statistics"]["rank_stability"]["linear"]["kendall_tau"]["mean"] is not None
+
+
+def test_paired_statistics_resample_whole_groups_when_records_carry_them(tmp_path):
+    groups = np.repeat(np.arange(100), 6).astype(str)  # 100 patients, 6 test images each
+    grouped_store, plain_store = ResultsStore(tmp_path / "g"), ResultsStore(tmp_path / "p")
+    grouped = compute_statistics(_records_with_predictions(grouped_store, groups), grouped_store, BootstrapConfig(resamples=200, seed=1))
+    plain = compute_statistics(_records_with_predictions(plain_store), plain_store, BootstrapConfig(resamples=200, seed=1))
+    assert {s["resampling_unit"] for s in grouped["significance"]} == {"group"}
+    assert {s["resampling_unit"] for s in plain["significance"]} == {"case"}
+    assert grouped_store.get_test_groups(grouped_store.get(next(iter(grouped_store.records()))["cache_key"])).tolist()[:7] == ["0"] * 6 + ["1"]
+    # same models and point values; the resampled metric values differ with the resampling unit
+    from harness.publish.statistics import _dataset_stats
+
+    d1 = lambda store: [r for r in store.records() if r["cell"]["dataset"] == "d1"]  # noqa: E731
+    g = _dataset_stats("d1", "linear", d1(grouped_store), grouped_store, BootstrapConfig(resamples=200, seed=1))
+    p = _dataset_stats("d1", "linear", d1(plain_store), plain_store, BootstrapConfig(resamples=200, seed=1))
+    assert (g.unit, p.unit) == ("group", "case")
+    np.testing.assert_array_equal(g.points, p.points)
+    assert not np.allclose(g.resampled, p.resampled)

@@ -41,6 +41,7 @@ class DatasetStats:
     resampled: np.ndarray  # [B, M]
     tests: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unit: str = "case"  # what the paired bootstrap resampled: cases, or whole groups (patients / lesions)
 
 
 def _dataset_stats(dataset: str, protocol: str, recs: list[dict], store: ResultsStore, boot: BootstrapConfig) -> DatasetStats | None:
@@ -68,17 +69,22 @@ def _dataset_stats(dataset: str, protocol: str, recs: list[dict], store: Results
             del loaded[name]
     points = np.full(len(models), np.nan)
     resampled = np.full((boot.resamples, len(models)), np.nan)
+    stats_unit = "case"
     if loaded:
         # one resample matrix per dataset, shared by its models (paired); seeded per dataset so that two
         # datasets of the same size are not resampled in lockstep
-        weights = resample_weights(len(y_ref), dataclasses.replace(boot, seed=dataset_seed(boot.seed, dataset)))
+        # resample whole patients / lesions where the records carry the test groups (all of them, identically)
+        group_sets = [store.get_test_groups(by_name[name]) for name in loaded]
+        groups = group_sets[0] if all(g is not None and np.array_equal(g, group_sets[0]) for g in group_sets) else None
+        weights = resample_weights(len(y_ref), dataclasses.replace(boot, seed=dataset_seed(boot.seed, dataset)), groups=groups)
+        stats_unit = "case" if groups is None else "group"
         for k, name in enumerate(models):
             if name in loaded:
                 value = by_name[name]["metrics"][metric_name]["value"]
                 points[k] = np.nan if value is None else value
                 task_type = by_name[name]["predictions"]["task_type"]
                 resampled[:, k] = resample_values(metric, task_type, loaded[name][0], list(loaded[name][1]), weights)
-    stats = DatasetStats(dataset, protocol, metric_name, models, points, resampled, notes=notes)
+    stats = DatasetStats(dataset, protocol, metric_name, models, points, resampled, notes=notes, unit=stats_unit)
     names = [m for m in models if m in loaded]
     if len(names) >= 2:
         idx = [models.index(m) for m in names]
@@ -126,12 +132,13 @@ def compute_statistics(records: list[dict[str, Any]], store: ResultsStore, boot:
                 ],
             }
     return {
-        "bootstrap": boot.describe("case"),
+        "bootstrap": boot.describe("case, or group where every record of a dataset carries the same test groups"),
         "significance": [
             {
                 "dataset": s.dataset,
                 "protocol": s.protocol,
                 "metric": s.metric,
+                "resampling_unit": s.unit,
                 "notes": s.notes,
                 "tests": [
                     {"better": t.better, "worse": t.worse, "difference": t.difference, "method": t.method, "p": t.p_value, "p_holm": t.p_holm, "significant": t.significant}
