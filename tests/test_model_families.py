@@ -118,3 +118,17 @@ def test_sam2_input_side_is_rounded_up_to_its_window_multiple():
     fam = get_family("sam2")
     assert [fam.input_size(s) for s in (28, 64, 65, 896)] == [32, 64, 96, 896]
     assert get_family("dinov2").input_size(56) == 56
+
+
+def test_gpu_check_script_dry_path_on_cpu():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "scripts/gpu_check.py", "--device", "cpu", "--variant", "smoke", "--input-size", "32",
+         "--batch", "2", "--images", "4", "--only", "supervised-resnet50", "--only", "sam2"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| supervised-resnet50") or line.startswith("| sam2")]
+    assert len(rows) == 2 and "| resnet50.a1_in1k | 32 | 23.5 |" in rows[0] and "| nan |" in rows[0]
