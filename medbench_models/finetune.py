@@ -4,12 +4,13 @@ AdamW; layer-wise learning-rate decay over the trunk's blocks (timm's ``group_ma
 full rate; linear warmup then cosine decay per step; after every epoch the val predictions are scored
 with the task type's official metric (``metrics``) and the best epoch's weights are kept; the test split
 is predicted once, with those weights. Training stops at ``max_epochs`` or when the next epoch would not
-fit in ``max_seconds`` (with the test pass reserved).
+fit in ``max_seconds`` (with the test pass reserved). Activation checkpointing is on during training
+(timm's ``set_grad_checkpointing``) so that native resolutions fit in a container's memory limit; the
+best epoch's weights are kept as one CPU copy.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+
+def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def _probs(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
@@ -123,7 +128,8 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
     steps_per_epoch = max(1, math.ceil(n / cfg.batch_size))
     total = steps_per_epoch * max(1, cfg.max_epochs)
     warmup = max(1, int(cfg.warmup_fraction * total))
-    best = {"score": -math.inf, "epoch": 0, "state": copy.deepcopy(model.state_dict())}
+    backbone.trunk.set_grad_checkpointing(True)
+    best = {"score": -math.inf, "epoch": 0, "state": None}
     history: list[float] = []
     stop_reason, step, epoch_seconds, micro = "max_epochs", 0, 0.0, cfg.batch_size
     for epoch in range(1, cfg.max_epochs + 1):
@@ -146,9 +152,12 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
         score = selection_score(task_type, np.asarray(data["val_labels"]), val_probs)
         history.append(score)
         if not np.isnan(score) and score > best["score"] or best["epoch"] == 0:
-            best = {"score": score, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+            best["state"] = None  # never two copies at once
+            best = {"score": score, "epoch": epoch, "state": _cpu_copy(model)}
         epoch_seconds = time.monotonic() - t_epoch
-    model.load_state_dict(best["state"])
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+        best["state"] = None
     val_probs = predict(model, data["val_images"], size, mean, std, multilabel, cfg.batch_size, dev)
     test_probs = predict(model, data["test_images"], size, mean, std, multilabel, cfg.batch_size, dev)
     info = {
