@@ -163,7 +163,7 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
     info = {
         "best_epoch": best["epoch"],
         "selection_metric": SELECTION_METRIC[task_type],
-        "best_val_score": None if np.isnan(best["score"]) else round(float(best["score"]), 6),
+        "best_val_score": round(float(best["score"]), 6) if np.isfinite(best["score"]) else None,
         "epochs_run": len(history),
         "stopped_by": stop_reason,
         "optimizer": f"AdamW lr {cfg.lr} wd {cfg.weight_decay} layer decay {cfg.layer_decay}, warmup-cosine",

@@ -67,6 +67,15 @@ def test_finetune_stops_on_the_time_budget():
     assert info["stopped_by"] == "max_seconds" and info["epochs_run"] == 1
 
 
+def test_a_zero_epoch_budget_predicts_with_the_untrained_head():
+    images = np.random.default_rng(2).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    data = {"train_images": images[:2], "train_labels": np.array([0, 1]), "val_images": images[2:4], "val_labels": np.array([0, 1]), "test_images": images[4:]}
+    backbone = get_family("supervised").build("resnet18.a1_in1k", None)
+    test_probs, _, info = ft.finetune(backbone, "binary", 2, data, 32, [0.5] * 3, [0.5] * 3, ft.FinetuneConfig(max_epochs=0))
+    assert test_probs.shape == (2, 2) and info["epochs_run"] == 0 and info["best_epoch"] == 0
+    assert info["best_val_score"] is None  # JSON-safe: no -inf
+
+
 def test_selection_metrics_agree_with_scikit_learn():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 200)
