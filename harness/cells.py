@@ -118,6 +118,8 @@ def read_result_json(output_dir: Path, kind: str, spec: SubmissionSpec, variant:
         problems.append(f"field 'model.variant': {doc['model']['variant']!r}, the task asked for {variant!r}")
     if doc["model"]["embedding_dim"] != declared.embedding_dim:
         problems.append(f"field 'model.embedding_dim': {doc['model']['embedding_dim']}, manifest declares {declared.embedding_dim}")
+    if doc["model"]["pooling"] != spec.pooling:  # fairness rule 3: the pooling declared is the pooling used
+        problems.append(f"field 'model.pooling': {doc['model']['pooling']!r}, manifest declares {spec.pooling!r}")
     if problems:
         raise CellFailure("invalid_output", "validate", "result.json disagrees with the contract: " + "; ".join(problems))
     return doc

@@ -70,6 +70,7 @@ def validate(
     folder: Path = typer.Argument(..., help="Submission folder (holds submission.yaml and Dockerfile)."),
     base_image: Optional[str] = typer.Option(None, help="Base image (default medbench/base:latest)."),
     weights: str = typer.Option("random", help=WEIGHTS_HELP),
+    input_size: Optional[int] = typer.Option(None, "--input-size", min=8, help="Smoke calls at this resolution (default: the smoke variant's native one)."),
 ) -> None:
     """Pre-flight a submission: manifest schema, Dockerfile, image build, smoke run on a tiny built-in split, outputs valid."""
     from harness.preflight import Step, preflight
@@ -85,7 +86,7 @@ def validate(
         mark = "[green]PASS[/]" if step.ok else "[red]FAIL[/]"
         console.print(f"{mark} {step.name}: {step.detail}", highlight=False)
 
-    report = preflight(folder, client, base_image=base_image or DEFAULT_BASE_IMAGE, weights=weights, progress=show)
+    report = preflight(folder, client, base_image=base_image or DEFAULT_BASE_IMAGE, weights=weights, input_size=input_size, progress=show)
     if not report.ok:
         fail(f"{folder} does not pass pre-flight")
     out.print(f"[green]{folder}: ready to submit[/]")

@@ -56,10 +56,10 @@ def smoke_arrays(n: int = 12, size: int = 32, seed: int = 0) -> tuple[np.ndarray
     return np.stack([fake_fundus_image(rng, int(g), size) for g in labels]), labels.astype(np.int64)
 
 
-def _smoke_embed(client, spec: SubmissionSpec, built: BuiltImage, work: Path, limits: ContainerLimits) -> str:
+def _smoke_embed(client, spec: SubmissionSpec, built: BuiltImage, work: Path, limits: ContainerLimits, input_size: int | None) -> str:
     images, _ = smoke_arrays()
     np.save(work / "smoke_images.npy", images)
-    task = task_document("embed", SMOKE_DATASET, spec.smoke_variant, None, {"images.npy": list(images.shape)}, batch_size=8)
+    task = task_document("embed", SMOKE_DATASET, spec.smoke_variant, input_size, {"images.npy": list(images.shape)}, batch_size=8)
     mounts = embed_input(work / "embed-in", work / "smoke_images.npy", task)
     outcome = run_contract_call(client, built.image_id, "embed", work / "embed-in", work / "embed-out", mounts, limits)
     failure = classify_outcome(outcome)
@@ -73,7 +73,7 @@ def _smoke_embed(client, spec: SubmissionSpec, built: BuiltImage, work: Path, li
     return f"{emb.shape[0]}x{emb.shape[1]} embeddings in {outcome.wall_seconds:.1f} s, weights {result['model']['weights']['source']}"
 
 
-def _smoke_finetune(client, spec: SubmissionSpec, built: BuiltImage, work: Path, limits: ContainerLimits) -> str:
+def _smoke_finetune(client, spec: SubmissionSpec, built: BuiltImage, work: Path, limits: ContainerLimits, input_size: int | None) -> str:
     images, labels = smoke_arrays(n=18)
     arrays = {
         "train_images": images[:9], "train_labels": labels[:9],
@@ -81,7 +81,7 @@ def _smoke_finetune(client, spec: SubmissionSpec, built: BuiltImage, work: Path,
         "test_images": images[12:],
     }
     task = task_document(
-        "finetune", SMOKE_DATASET, spec.smoke_variant, None,
+        "finetune", SMOKE_DATASET, spec.smoke_variant, input_size,
         {f"{k}.npy": list(v.shape) for k, v in arrays.items()}, max_epochs=2, max_seconds=300, batch_size=8,
     )
     finetune_input(work / "ft-in", arrays, task)
@@ -103,6 +103,7 @@ def preflight(
     base_image: str = DEFAULT_BASE_IMAGE,
     weights: str = "random",
     limits: ContainerLimits = ContainerLimits(timeout_s=900),
+    input_size: int | None = None,
     progress: Callable[[Step], None] = lambda step: None,
 ) -> PreflightReport:
     report = PreflightReport(submission=str(folder))
@@ -138,7 +139,7 @@ def preflight(
             if kind not in spec.kinds:
                 continue
             try:
-                add(Step(f"smoke {kind}: outputs valid", True, fn(client, spec, built, work, limits)))
+                add(Step(f"smoke {kind}: outputs valid", True, fn(client, spec, built, work, limits, input_size)))
             except CellFailure as exc:
                 add(Step(f"smoke {kind}: outputs valid", False, f"{exc.failure_class}: {exc.message}\n{exc.log[-2000:]}"))
             except MedbenchError as exc:

@@ -1,7 +1,7 @@
 """Build ``medbench/base`` without any container registry.
 
 The base image every Python submission builds ``FROM``: Debian bookworm (minbase) + Python 3.11 + the
-pinned model stack of ``docker/base/requirements.txt`` + the ``medbench_sdk`` package, running as the
+pinned model stack of ``docker/base/requirements.txt`` + the ``medbench_sdk`` and ``medbench_models`` packages, running as the
 unprivileged user ``medbench`` (uid/gid 10001). Nothing is pulled from a registry:
 
 1. wheelhouse  ``pip download`` of the pinned requirements on the host (the host's pip configuration
@@ -51,11 +51,14 @@ from harness.hashing import sha256_file
 from harness.paths import medbench_home
 
 # Bump when the recipe below changes in a way that changes the image (it is part of inputs_hash()).
-BUILD_RECIPE_VERSION = "2"
+BUILD_RECIPE_VERSION = "3"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO_ROOT / "docker" / "base" / "requirements.txt"
 SDK_DIR = REPO_ROOT / "medbench_sdk"
+MODELS_DIR = REPO_ROOT / "medbench_models"
+# Python packages of this repository copied into the image's site-packages (and hashed).
+PACKAGE_DIRS = (SDK_DIR, MODELS_DIR)
 
 CUDA_DOCKERFILE = REPO_ROOT / "docker" / "base" / "Dockerfile.cuda"
 
@@ -118,12 +121,20 @@ def _stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]
     _progress(f"{name} done in {dt:.1f} s")
 
 
-def _sdk_files() -> list[Path]:
-    """The SDK source files copied into the image (and hashed): ``medbench_sdk/*.py``."""
-    files = sorted(SDK_DIR.glob("*.py"))
-    if not files:
-        raise BuildError(f"no SDK sources found in {SDK_DIR}")
+def _package_files() -> list[Path]:
+    """The repository's packages copied into the image (and hashed): ``medbench_sdk/*.py``,
+    ``medbench_models/*.py``."""
+    files = []
+    for pkg in PACKAGE_DIRS:
+        found = sorted(pkg.glob("*.py"))
+        if not found:
+            raise BuildError(f"no sources found in {pkg}")
+        files += found
     return files
+
+
+def _arcname(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def inputs_hash() -> str:
@@ -138,8 +149,8 @@ def inputs_hash() -> str:
 
     add("recipe", BUILD_RECIPE_VERSION.encode())
     add("requirements.txt", REQUIREMENTS.read_bytes())
-    for path in _sdk_files():
-        add(f"medbench_sdk/{path.name}", path.read_bytes())
+    for path in _package_files():
+        add(_arcname(path), path.read_bytes())
     return h.hexdigest()
 
 
@@ -386,12 +397,12 @@ def _chroot_install(rootfs: Path, wheelhouse: Path, home: Path) -> None:
 
     site = rootfs / SITE_PACKAGES
     site.mkdir(parents=True, exist_ok=True)
-    sdk_dst = site / "medbench_sdk"
-    _remove_tree(sdk_dst)
-    sdk_dst.mkdir()
-    for path in _sdk_files():
-        shutil.copyfile(path, sdk_dst / path.name)
-        os.chmod(sdk_dst / path.name, 0o644)
+    for pkg in PACKAGE_DIRS:
+        _remove_tree(site / pkg.name)
+        (site / pkg.name).mkdir()
+    for path in _package_files():
+        shutil.copyfile(path, site / _arcname(path))
+        os.chmod(site / _arcname(path), 0o644)
 
     env = {"PATH": CHROOT_PATH, "HOME": "/root", "LC_ALL": "C.UTF-8"}  # no host PIP_* leaks in
     log = home / "logs" / "chroot-pip.log"
@@ -401,9 +412,9 @@ def _chroot_install(rootfs: Path, wheelhouse: Path, home: Path) -> None:
               "--disable-pip-version-check", "--root-user-action=ignore", "--no-warn-script-location",
               "-r", "/wheels/requirements.txt"],
              "pip install in the rootfs (chroot)", log, env=env)
-        # byte-compile the SDK too: containers run with a read-only root and PYTHONDONTWRITEBYTECODE
-        _run(["chroot", rootfs, "python3", "-m", "compileall", "-q", "/" + SITE_PACKAGES + "/medbench_sdk"],
-             "byte-compiling the SDK (chroot)", log, env=env)
+        # byte-compile our packages too: containers run with a read-only root and PYTHONDONTWRITEBYTECODE
+        _run(["chroot", rootfs, "python3", "-m", "compileall", "-q", *("/" + SITE_PACKAGES + "/" + p.name for p in PACKAGE_DIRS)],
+             "byte-compiling medbench_sdk and medbench_models (chroot)", log, env=env)
 
     # unprivileged user (no useradd needed: edit the databases directly)
     etc = rootfs / "etc"
@@ -615,7 +626,7 @@ def _cuda_context() -> io.BytesIO:
     """The minimal build context of Dockerfile.cuda (not the whole repo with its venv and caches)."""
     members = [(CUDA_DOCKERFILE, CUDA_DOCKERFILE.relative_to(REPO_ROOT).as_posix()),
                (REQUIREMENTS, REQUIREMENTS.relative_to(REPO_ROOT).as_posix())]
-    members += [(p, f"medbench_sdk/{p.name}") for p in _sdk_files()]
+    members += [(p, _arcname(p)) for p in _package_files()]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for path, arcname in members:

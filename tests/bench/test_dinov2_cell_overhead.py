@@ -10,7 +10,6 @@ importing torch, model load, probe, bootstrap: ~5 s) are measured against real w
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -66,22 +65,17 @@ def monkeypatch_module():
     mp.undo()
 
 
-def _dinov2_module():
-    spec = importlib.util.spec_from_file_location("dinov2_model", REPO / "submissions" / "dinov2" / "model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bare_forward_pass(benchmark, bench_dataset):
-    dinov2 = _dinov2_module()
+    from medbench_models.embed import embed
+    from medbench_models.families import get_family
+
     manifest = load_submission("dinov2")
     variant = manifest.variant(manifest.smoke_variant)
-    model = dinov2.build(variant.model_id, INPUT_SIZE, None)
+    model = get_family(manifest.family).build(variant.model_id, INPUT_SIZE)
     images = bench_dataset.images()
 
     def forward():
-        return dinov2.embed(model, images, INPUT_SIZE, variant.normalization["mean"], variant.normalization["std"], batch_size=BATCH)
+        return embed(model, images, INPUT_SIZE, variant.normalization["mean"], variant.normalization["std"], batch_size=BATCH)
 
     emb = benchmark.pedantic(forward, rounds=2, iterations=1, warmup_rounds=1)
     assert emb.shape == (2000, variant.embedding_dim) and np.isfinite(emb).all()

@@ -72,7 +72,9 @@ def test_leaderboard_ranks_both_with_provenance(first_run, tmp_path):
 
 @pytest.mark.parametrize("name", available_submissions())
 def test_validate_passes_on_every_shipped_submission(base_image, name):
-    proc = medbench("validate", f"submissions/{name}")
+    # smoke at 64 px: native resolutions (SAM2.1 at 896 px) fine-tune for minutes on a CPU runner; native
+    # builds are covered by tests/test_model_families.py and the CLI's default
+    proc = medbench("validate", f"submissions/{name}", "--input-size", "64")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ready to submit" in proc.stdout
     assert proc.stderr.count("PASS") >= 4 and "FAIL" not in proc.stderr
