@@ -39,7 +39,9 @@ def param_groups(backbone: nn.Module, head: nn.Module, cfg: FinetuneConfig) -> l
     """Layer-decayed groups for the trunk (``lr_scale`` per block) and one full-rate group for the head."""
     from timm.optim import param_groups_layer_decay
 
-    groups = param_groups_layer_decay(backbone.trunk, weight_decay=cfg.weight_decay, layer_decay=cfg.layer_decay)
+    no_decay = getattr(backbone.trunk, "no_weight_decay", lambda: ())()  # position embeddings, class tokens
+    groups = param_groups_layer_decay(backbone.trunk, weight_decay=cfg.weight_decay, no_weight_decay_list=no_decay,
+                                      layer_decay=cfg.layer_decay)
     groups.append({"params": [head.weight], "weight_decay": cfg.weight_decay, "lr_scale": 1.0})
     groups.append({"params": [head.bias], "weight_decay": 0.0, "lr_scale": 1.0})
     return groups

@@ -41,10 +41,8 @@ def bake(manifest: dict, variant_name: str, mode: str, out: str) -> dict:
     info = {"variant": variant_name, "model_id": model_id, "family": family.name, "mode": mode}
     trunk = None
     if mode in ("auto", "pretrained"):
-        import timm
-
         try:
-            trunk = timm.create_model(model_id, pretrained=True, num_classes=0)
+            trunk = family.pretrained_trunk(model_id)
             info.update(source="pretrained", checkpoint=variant["checkpoint"])
         except Exception as exc:  # noqa: BLE001 - hub unreachable, gated, ...
             if mode == "pretrained":
