@@ -30,6 +30,7 @@ SMOKE_DATASET = {
     "class_names": ["a", "b", "c"],
     "modality": "synthetic",
     "original_channels": 3,
+    "official_metric": "balanced_accuracy",
 }
 
 

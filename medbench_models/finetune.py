@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from medbench_models.embed import map_batches, preprocess
-from medbench_models.metrics import SELECTION_METRIC, selection_score
+from medbench_models.metrics import selection_metric, selection_score
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class FinetuneConfig:
     max_epochs: int = 10
     max_seconds: float = 3600.0
     seed: int = 0
+    official_metric: str | None = None  # task.json's dataset.official_metric: epochs are chosen on val by it
 
 
 def param_groups(backbone: nn.Module, head: nn.Module, cfg: FinetuneConfig) -> list[dict]:
@@ -117,6 +118,7 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
     the epochs run and why training stopped.
     """
     t_start = time.monotonic()
+    selection_metric(task_type, cfg.official_metric)  # an unknown metric fails before any training
     dev = torch.device(device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -151,7 +153,7 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
             opt.step()
             step += 1
         val_probs = predict(model, data["val_images"], size, mean, std, multilabel, cfg.batch_size, dev)
-        score = selection_score(task_type, np.asarray(data["val_labels"]), val_probs)
+        score = selection_score(task_type, np.asarray(data["val_labels"]), val_probs, cfg.official_metric)
         history.append(score)
         if not np.isnan(score) and score > best["score"] or best["epoch"] == 0:
             best["state"] = None  # never two copies at once
@@ -164,7 +166,7 @@ def finetune(backbone: nn.Module, task_type: str, num_classes: int, data: dict[s
     test_probs = predict(model, data["test_images"], size, mean, std, multilabel, cfg.batch_size, dev)
     info = {
         "best_epoch": best["epoch"],
-        "selection_metric": SELECTION_METRIC[task_type],
+        "selection_metric": selection_metric(task_type, cfg.official_metric),
         "best_val_score": round(float(best["score"]), 6) if np.isfinite(best["score"]) else None,
         "epochs_run": len(history),
         "stopped_by": stop_reason,

@@ -73,7 +73,8 @@ class FamilySubmission:
 
     def finetune(self, task):
         data = {k: getattr(task, k)() for k in ("train_images", "train_labels", "val_images", "val_labels", "test_images")}
-        cfg = FinetuneConfig(batch_size=task.batch_size, max_epochs=task.max_epochs, max_seconds=task.max_seconds, seed=task.seed)
+        cfg = FinetuneConfig(batch_size=task.batch_size, max_epochs=task.max_epochs, max_seconds=task.max_seconds, seed=task.seed,
+                              official_metric=task.dataset.official_metric)
         return finetune(self.model, task.dataset.task_type, task.dataset.num_classes, data, self.size, self.mean, self.std, cfg, self.device)
 
     def peak_gpu_memory_mb(self):

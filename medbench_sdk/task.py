@@ -23,6 +23,7 @@ class Dataset:
     class_names: list[str]
     modality: str
     original_channels: int
+    official_metric: str | None = None  # optional in task.json: the dataset's headline metric
 
     @property
     def num_classes(self) -> int:
@@ -105,6 +106,7 @@ def read_task(input_dir: str | None = None) -> Task:
         class_names=list(_require(ds, "class_names", list, f"{path} dataset")),
         modality=_require(ds, "modality", str, f"{path} dataset"),
         original_channels=_require(ds, "original_channels", int, f"{path} dataset"),
+        official_metric=ds.get("official_metric"),
     )
     budget = _require(raw, "budget", dict, path)
     hints = _require(raw, "hints", dict, path)

@@ -35,3 +35,15 @@ def test_finetune_input_has_no_test_labels(tmp_path):
     assert names == ["task.json", "test_images.npy", "train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy"]
     with pytest.raises(ValueError, match="finetune input takes exactly"):
         finetune_input(tmp_path / "in2", {**arrays, "test_labels": np.arange(4)}, task)
+
+
+def test_task_json_carries_the_datasets_official_metric():
+    from harness.datasets.spec import load_spec
+    from harness.runtime.inputs import task_document
+
+    spec = load_spec("retinamnist")
+    doc = task_document("finetune", spec.task_block(), "v", None, {})
+    assert doc["dataset"]["official_metric"] == spec.official_metric == "auroc"
+    bad = dict(spec.task_block(), official_metric="dice")
+    with pytest.raises(Exception, match="official_metric"):
+        task_document("finetune", bad, "v", None, {})

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, roc_auc_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score, roc_auc_score
 
 from medbench_models import finetune as ft
 from medbench_models.families import get_family
-from medbench_models.metrics import auroc, balanced_accuracy, qwk, selection_score
+from medbench_models.finetune import FinetuneConfig, finetune
+from medbench_models.metrics import auroc, balanced_accuracy, qwk, selection_metric, selection_score
 
 
 def test_warmup_then_cosine_to_zero():
@@ -55,7 +56,7 @@ def test_finetune_trains_selects_on_val_and_respects_the_epoch_budget(task_type,
         assert ((test_probs >= 0) & (test_probs <= 1)).all()
     assert info["epochs_run"] == 3 and info["stopped_by"] == "max_epochs" and 1 <= info["best_epoch"] <= 3
     assert seen.count(6) == 3 + 2  # val after each epoch, then val and test once each with the best weights
-    assert info["selection_metric"] == {"multiclass": "balanced_accuracy", "multilabel": "mean_auroc"}[task_type]
+    assert info["selection_metric"] == {"multiclass": "balanced_accuracy", "multilabel": "auroc"}[task_type]
 
 
 def test_finetune_stops_on_the_time_budget():
@@ -91,3 +92,35 @@ def test_selection_metrics_agree_with_scikit_learn():
     multilabel[:, 2] = 0  # undefined label: left out of the mean
     expected = np.mean([roc_auc_score(multilabel[:, j], probs[:, j]) for j in range(2)])
     assert selection_score("multilabel", multilabel, probs[:, :3]) == pytest.approx(expected)
+
+
+def test_selection_follows_the_datasets_official_metric():
+    """task.json's dataset.official_metric decides; without it the task type's usual metric does."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 300)
+    probs = rng.dirichlet(np.ones(4), 300)
+    pred = probs.argmax(1)
+    assert selection_score("ordinal", y, probs, "auroc") == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    assert selection_score("multiclass", y, probs, "macro_f1") == pytest.approx(f1_score(y, pred, average="macro"))
+    assert selection_score("multiclass", y, probs, "accuracy") == pytest.approx(accuracy_score(y, pred))
+    assert selection_score("ordinal", y, probs, None) == pytest.approx(cohen_kappa_score(y, pred, weights="quadratic"))
+    assert selection_metric("ordinal", "auroc") == "auroc" and selection_metric("binary", None) == "auroc"
+    with pytest.raises(ValueError, match="official_metric 'f2' is not one of"):
+        selection_metric("binary", "f2")
+
+
+def test_finetune_records_and_uses_the_official_metric():
+    torch.manual_seed(0)
+    backbone = get_family("supervised").build("resnet18.a1_in1k", None)
+    rng = np.random.default_rng(0)
+    data = {
+        "train_images": rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8), "train_labels": rng.integers(0, 3, 8),
+        "val_images": rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8), "val_labels": np.array([0, 1, 2, 0, 1, 2]),
+        "test_images": rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8),
+    }
+    cfg = FinetuneConfig(batch_size=4, max_epochs=1, max_seconds=300, official_metric="auroc")
+    _, val_probs, info = finetune(backbone, "ordinal", 3, data, 32, [0.5] * 3, [0.25] * 3, cfg, "cpu")
+    assert info["selection_metric"] == "auroc"
+    assert info["best_val_score"] == pytest.approx(roc_auc_score(data["val_labels"], val_probs, multi_class="ovr"), abs=1e-5)
+    with pytest.raises(ValueError, match="official_metric"):
+        finetune(backbone, "ordinal", 3, data, 32, [0.5] * 3, [0.25] * 3, FinetuneConfig(official_metric="dice"), "cpu")

@@ -47,6 +47,7 @@ class DatasetSpec:
             "class_names": list(self.class_names),
             "modality": self.modality,
             "original_channels": self.original_channels,
+            "official_metric": self.official_metric,
         }
 
 

@@ -51,7 +51,7 @@ from harness.hashing import sha256_file
 from harness.paths import medbench_home
 
 # Bump when the recipe below changes in a way that changes the image (it is part of inputs_hash()).
-BUILD_RECIPE_VERSION = "3"
+BUILD_RECIPE_VERSION = "4"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO_ROOT / "docker" / "base" / "requirements.txt"
@@ -122,19 +122,20 @@ def _stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]
 
 
 def _package_files() -> list[Path]:
-    """The repository's packages copied into the image (and hashed): ``medbench_sdk/*.py``,
-    ``medbench_models/*.py``."""
+    """The repository's packages copied into the image (and hashed): every file under ``medbench_sdk/``
+    and ``medbench_models/``, subpackages and licence notices included (no byte-code caches)."""
     files = []
     for pkg in PACKAGE_DIRS:
-        found = sorted(pkg.glob("*.py"))
-        if not found:
+        found = sorted(p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+        if not any(p.suffix == ".py" for p in found):
             raise BuildError(f"no sources found in {pkg}")
         files += found
     return files
 
 
 def _arcname(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"
+    """``medbench_models/families/base.py``: the path below the repository root."""
+    return path.relative_to(REPO_ROOT).as_posix()
 
 
 def inputs_hash() -> str:
@@ -401,6 +402,7 @@ def _chroot_install(rootfs: Path, wheelhouse: Path, home: Path) -> None:
         _remove_tree(site / pkg.name)
         (site / pkg.name).mkdir()
     for path in _package_files():
+        (site / _arcname(path)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, site / _arcname(path))
         os.chmod(site / _arcname(path), 0o644)
 

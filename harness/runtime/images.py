@@ -9,6 +9,7 @@ hub; ``random`` never touches the network).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,33 @@ class BuiltImage:
         return self.user.strip() in ROOT_USERS
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_MARKER_LINE = re.compile(r"^[\s^~]*\^[\s^~]*$")  # Python 3.11 traceback markers under a source line
+
+
+def clean_build_log(text: str) -> str:
+    """A build log as a person reads it: no terminal colour codes, no traceback caret lines."""
+    text = _ANSI.sub("", text)
+    return "\n".join(line for line in text.splitlines() if not _MARKER_LINE.match(line)) + ("\n" if text.endswith("\n") else "")
+
+
+def check_base_is_current(client: docker.DockerClient, base_image: str) -> None:
+    """The default base must be built from this checkout's SDK, ``medbench_models`` and pins: a stale one
+    would run old shared code under new submission folders."""
+    from harness.runtime.base_image import INPUTS_LABEL, inputs_hash
+
+    try:
+        labels = client.images.get(base_image).labels or {}
+    except ImageNotFound:
+        raise EngineError(f"base image {base_image} is missing; build it with: bash docker/engine.sh") from None
+    have, want = labels.get(INPUTS_LABEL), inputs_hash()
+    if have is not None and have != want:
+        raise EngineError(
+            f"base image {base_image} is out of date with this checkout (built from inputs {have[:12]}, the SDK, "
+            f"medbench_models and docker/base/requirements.txt now hash to {want[:12]}); rebuild it with: bash docker/engine.sh"
+        )
+
+
 def image_tag(spec: SubmissionSpec, variant: str) -> str:
     return f"medbench/sub-{spec.name}:{spec.version}-{variant}"
 
@@ -62,10 +90,7 @@ def build_submission_image(
     """Build (layer cache makes an unchanged rebuild take seconds) and inspect the image."""
     if weights not in WEIGHTS_MODES:
         raise ValueError(f"weights must be one of {WEIGHTS_MODES}, got {weights!r}")
-    try:
-        client.images.get(base_image)
-    except ImageNotFound:
-        raise EngineError(f"base image {base_image} is missing; build it with: bash docker/engine.sh") from None
+    check_base_is_current(client, base_image)
     tag = image_tag(spec, variant)
     lines: list[str] = []
     try:
@@ -83,10 +108,10 @@ def build_submission_image(
             if "stream" in chunk:
                 lines.append(chunk["stream"])
             if "error" in chunk:
-                log = "".join(lines)[-log_cap:] + chunk["error"]
-                raise ImageBuildFailed(f"build of {tag} failed: {chunk['error'].strip()}", log)
+                log = clean_build_log("".join(lines))[-log_cap:] + chunk["error"]
+                raise ImageBuildFailed(f"build of {tag} failed: {' '.join(chunk['error'].split())}", log)
     except (BuildError, APIError) as exc:
-        raise ImageBuildFailed(f"build of {tag} failed: {exc}", "".join(lines)[-log_cap:]) from None
+        raise ImageBuildFailed(f"build of {tag} failed: {exc}", clean_build_log("".join(lines))[-log_cap:]) from None
     except DockerException as exc:
         raise EngineError(f"Docker engine error while building {tag}: {exc}") from None
     return _inspect(client, tag)
