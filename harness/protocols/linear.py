@@ -5,7 +5,8 @@ full-batch L-BFGS probe (``solver="torch"``, ``protocols/torch_probe.py``, on th
 
 Features are standardized on train. C is swept over one fixed log grid (ascending, warm-started), each fit on train and scored on
 val with the dataset's official metric; the best C is refit on train + val (as DINOv2's evaluation
-does) and the test split is predicted once. Multilabel: one head per label.
+does; the torch solver starts the refit from the chosen C's solution, scikit-learn's from zero) and the test
+split is predicted once. Multilabel: one head per label.
 """
 
 from __future__ import annotations
