@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import kendalltau
+from scipy.stats import kendalltau, norm
 from sklearn.metrics import roc_auc_score
 
 from harness.publish.statistics import compute_statistics
@@ -37,6 +39,47 @@ def test_delong_auc_on_hanley_and_mcneils_published_rating_data():
     y = np.r_[np.zeros(58), np.ones(51)]
     aucs, _, _ = structural_components(y, np.r_[normal, abnormal].astype(float)[None])
     assert aucs[0] == pytest.approx(0.893, abs=5e-4)
+
+
+def _asah() -> dict[str, np.ndarray]:
+    with open(Path(__file__).parent / "fixtures" / "asah.csv", newline="") as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    columns = {k: np.array([float(r[k]) for r in rows]) for k in ("wfns", "s100b", "ndka")}
+    return {"poor": np.array([r["outcome"] == "Poor" for r in rows]), **columns}
+
+
+def test_delong_reproduces_procs_published_asah_example():
+    """pROC's worked example: 113 aSAH patients (41 Poor outcome), data in tests/fixtures/asah.csv.
+
+    ``roc.test(aSAH$outcome, aSAH$s100b, aSAH$wfns)`` (DeLong, paired, two-sided) prints AUCs 0.7314 and
+    0.8237, Z = -2.209, p-value = 0.02718. At full precision, pROC's own test suite (pROC on CRAN,
+    tests/testthat/test-roc.test.R, https://rdrr.io/cran/pROC/src/tests/testthat/test-roc.test.R) has
+    roc.test(wfns, s100b): Z = 2.20898359144091, p = 0.0271757822291882, 95% CI of the difference
+    0.0104061769564846 to 0.174214419249478; roc.test(wfns, ndka): Z = 2.79777591868904,
+    p = 0.00514557970691098; roc.test(ndka, s100b): Z = -1.39077002573558. test-var.R: DeLong variances
+    0.00146991470882363 (wfns), 0.0031908105493913 (ndka), 0.00266868245717244 (s100b); test-Ops.R: the ndka
+    AUC 0.611957994579946.
+    """
+    d = _asah()
+    assert (len(d["poor"]), int(d["poor"].sum())) == (113, 41)
+    r = delong_test(d["poor"], d["s100b"], d["wfns"])
+    # the printed example, to its printed precision
+    assert (round(r.auc_a, 4), round(r.auc_b, 4)) == (0.7314, 0.8237)
+    assert round(r.z, 3) == -2.209 and float(f"{r.p_two_sided:.4g}") == 0.02718
+    # the test suite, to its 15 significant digits
+    assert r.variance_a == pytest.approx(0.00266868245717244, rel=1e-12)
+    assert r.variance_b == pytest.approx(0.00146991470882363, rel=1e-12)
+    t1 = delong_test(d["poor"], d["wfns"], d["s100b"])
+    assert t1.z == pytest.approx(2.20898359144091, rel=1e-12) and t1.p_two_sided == pytest.approx(0.0271757822291882, rel=1e-12)
+    assert t1.p_a_greater == pytest.approx(0.0271757822291882 / 2, rel=1e-12)
+    half_width = norm.ppf(0.975) * np.sqrt(t1.variance_a + t1.variance_b - 2 * t1.covariance)
+    assert t1.difference - half_width == pytest.approx(0.0104061769564846, rel=1e-12)
+    assert t1.difference + half_width == pytest.approx(0.174214419249478, rel=1e-12)
+    t2 = delong_test(d["poor"], d["wfns"], d["ndka"])
+    assert t2.z == pytest.approx(2.79777591868904, rel=1e-12) and t2.p_two_sided == pytest.approx(0.00514557970691098, rel=1e-12)
+    assert t2.auc_b == pytest.approx(0.611957994579946, rel=1e-12) and t2.variance_b == pytest.approx(0.0031908105493913, rel=1e-12)
+    t3 = delong_test(d["poor"], d["ndka"], d["s100b"])
+    assert t3.z == pytest.approx(-1.39077002573558, rel=1e-12)
 
 
 def test_delong_components_equal_their_definition_with_ties():

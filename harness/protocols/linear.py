@@ -5,7 +5,8 @@ full-batch L-BFGS probe (``solver="torch"``, ``protocols/torch_probe.py``, on th
 
 Features are standardized on train. C is swept over one fixed log grid (ascending, warm-started), each fit on train and scored on
 val with the dataset's official metric; the best C is refit on train + val (as DINOv2's evaluation
-does) and the test split is predicted once. Multilabel: one head per label.
+does; the torch solver starts the refit from the chosen C's solution, scikit-learn's from zero) and the test
+split is predicted once. Multilabel: one head per label.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ SOLVERS = ("sklearn", "torch")
 
 
 class _TorchHead:
-    """The torch L-BFGS probe behind scikit-learn's interface (``classes_``, ``predict_proba``)."""
+    """The torch L-BFGS probe behind scikit-learn's interface (``classes_``, ``predict_proba``); it keeps the
+    solution of every C it fitted, so the refit can start from the chosen one."""
 
     def __init__(self, max_iter: int):
-        self.max_iter, self.probe = max_iter, None
+        self.max_iter, self.probe, self.solutions = max_iter, None, {}
 
     def fit(self, x: np.ndarray, y: np.ndarray, c: float) -> "_TorchHead":
         from harness.protocols.torch_probe import TorchLogisticProbe
@@ -40,7 +42,18 @@ class _TorchHead:
         if self.probe is None or self.probe.n_classes != len(self.classes_):
             self.probe = TorchLogisticProbe(len(self.classes_), max_iter=self.max_iter)
         self.probe.fit(x, codes, c)
+        self.solutions[c] = (self.classes_, self.probe.weight, self.probe.bias)
         return self
+
+    def started_at(self, c: float) -> "_TorchHead":
+        """A head for other features whose first fit starts from this head's solution at ``c``."""
+        from harness.protocols.torch_probe import TorchLogisticProbe
+
+        head = _TorchHead(self.max_iter)
+        classes, weight, bias = self.solutions[c]
+        head.probe = TorchLogisticProbe(len(classes), max_iter=self.max_iter)
+        head.probe.weight, head.probe.bias = weight, bias
+        return head
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self.probe.predict_proba(x)
@@ -52,6 +65,13 @@ class _Heads:
     def __init__(self, task_type: str, n_classes: int, seed: int, max_iter: int, solver: str = "sklearn"):
         self.task_type, self.n_classes, self.seed, self.max_iter, self.solver = task_type, n_classes, seed, max_iter, solver
         self.models: dict[int, LogisticRegression | _TorchHead] = {}
+
+    def started_at(self, c: float) -> "_Heads":
+        """Fresh heads for other features; torch heads start from these heads' solutions at ``c``."""
+        heads = _Heads(self.task_type, self.n_classes, self.seed, self.max_iter, self.solver)
+        if self.solver == "torch":
+            heads.models = {key: head.started_at(c) for key, head in self.models.items() if c in head.solutions}
+        return heads
 
     def _fit_one(self, key: int, x: np.ndarray, y: np.ndarray, c: float):
         if self.solver == "torch":
@@ -115,7 +135,7 @@ class LinearProtocol(EmbedProtocol):
             te = scaler.transform(splits["test"])
         else:
             x_fit, y_fit = tr, labels["train"]
-        test_probs = _Heads(task_type, n_classes, self.seed, self.options["max_iter"], solver).fit_predict(x_fit, y_fit, te, c_best)
+        test_probs = heads.started_at(c_best).fit_predict(x_fit, y_fit, te, c_best)
         choices = {
             "C": c_best,
             "selected_on": "val",
