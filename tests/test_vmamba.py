@@ -409,3 +409,12 @@ def test_finetune_runs_one_epoch():
     test_probs, val_probs, info = finetune(backbone, "multiclass", 3, data, 32, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], cfg)
     assert test_probs.shape == (4, 3) and np.allclose(test_probs.sum(1), 1, atol=1e-5)
     assert info["epochs_run"] == 1 and info["best_epoch"] == 1
+
+
+def test_base_image_carries_the_model_subpackages():
+    from harness.runtime.base_image import _arcname, _package_files
+
+    names = {_arcname(p) for p in _package_files()}
+    assert {"medbench_models/families/vmamba.py", "medbench_models/vmamba/scan.py", "medbench_models/vmamba/model.py",
+            "medbench_models/families/base.py", "medbench_models/submission.py", "medbench_sdk/serve.py"} <= names
+    assert not any("__pycache__" in n for n in names)
