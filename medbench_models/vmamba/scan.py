@@ -29,30 +29,31 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-def linear_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``x_t = a_t x_{t-1} + b_t`` over the last dim with ``x_{-1} = 0``, for all ``t`` (no autograd tape).
+
+def linear_scan(log_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``x_t = exp(log_a_t) x_{t-1} + b_t`` over the last dim with ``x_{-1} = 0``, for all ``t`` (no autograd
+    tape). ``log_a <= 0`` in the selective scan (decays), though any finite value works.
 
     The length ``L`` is cut into about ``sqrt(L)`` chunks of about ``sqrt(L)`` steps, laid out step-major
     so that each step is one contiguous multiply-add over all chunks at once; then the states at the chunk
     ends are carried forward (one step per chunk) and added in, scaled by each position's decay since its
-    chunk began. About ``2 sqrt(L)`` tensor operations instead of ``L``; every product is a product of
-    decays, so nothing overflows.
+    chunk began (``exp`` of a cumulative sum of ``log_a``: no running product that could sink into slow
+    denormal floats). About ``2 sqrt(L)`` tensor operations instead of ``L``.
     """
-    length = a.shape[-1]
+    length = log_a.shape[-1]
     steps = math.isqrt(length - 1) + 1 if length > 1 else 1  # ceil(sqrt(L))
     n_chunks = -(-length // steps)
     pad = n_chunks * steps - length
     if pad:  # padding at the end never reaches earlier positions
-        a = F.pad(a, (0, pad), value=1.0)
+        log_a = F.pad(log_a, (0, pad))
         b = F.pad(b, (0, pad))
-    a = a.unflatten(-1, (n_chunks, steps)).movedim(-1, 0).contiguous()  # [steps, ..., n_chunks]
+    log_a = log_a.unflatten(-1, (n_chunks, steps)).movedim(-1, 0)  # [steps, ..., n_chunks]
     x = b.unflatten(-1, (n_chunks, steps)).movedim(-1, 0).contiguous()
-    decay = a.clone() if n_chunks > 1 else None  # decay since the chunk began
+    a = log_a.exp()
     for t in range(1, steps):
         x[t].addcmul_(a[t], x[t - 1])
-        if decay is not None:
-            decay[t].mul_(decay[t - 1])
-    if decay is not None:
+    if n_chunks > 1:
+        decay = torch.cumsum(log_a, dim=0).exp_()  # decay since the chunk began, [steps, ..., n_chunks]
         ends = x[-1].movedim(-1, 0).contiguous()  # [n_chunks, ...]: each chunk's end state, from zero
         across = decay[-1].movedim(-1, 0).contiguous()
         for c in range(1, n_chunks):
@@ -66,26 +67,26 @@ class _LinearScan(torch.autograd.Function):
     """``linear_scan`` with a backward pass that is itself a (reversed) linear scan.
 
     With ``lam_t = dL/dx_t`` accumulated over the future (``lam_t = g_t + a_{t+1} lam_{t+1}``):
-    ``dL/db_t = lam_t`` and ``dL/da_t = lam_t x_{t-1}``.
+    ``dL/db_t = lam_t`` and ``dL/dlog_a_t = lam_t a_t x_{t-1}``.
     """
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        x = linear_scan(a, b)
-        ctx.save_for_backward(a, x)
+    def forward(ctx, log_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        x = linear_scan(log_a, b)
+        ctx.save_for_backward(log_a, x)
         return x
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        a, x = ctx.saved_tensors
-        a_next = F.pad(a[..., 1:], (0, 1), value=1.0)
-        lam = linear_scan(a_next.flip(-1), grad.flip(-1)).flip(-1)
-        grad_a = lam * F.pad(x[..., :-1], (1, 0)) if ctx.needs_input_grad[0] else None
-        return grad_a, lam
+        log_a, x = ctx.saved_tensors
+        log_a_next = F.pad(log_a[..., 1:], (0, 1))
+        lam = linear_scan(log_a_next.flip(-1), grad.flip(-1)).flip(-1)
+        grad_log_a = lam * F.pad(x[..., :-1], (1, 0)) * log_a.exp() if ctx.needs_input_grad[0] else None
+        return grad_log_a, lam
 
 
-def linear_scan_autograd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return _LinearScan.apply(a, b)
+def linear_scan_autograd(log_a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return _LinearScan.apply(log_a, b)
 
 
 def selective_scan_torch(u, delta, A, B, C, D=None, delta_bias=None, delta_softplus: bool = True) -> torch.Tensor:
@@ -104,9 +105,9 @@ def selective_scan_torch(u, delta, A, B, C, D=None, delta_bias=None, delta_softp
         delta = F.softplus(delta)
     per = dim // groups
     delta_g = delta.view(batch, groups, per, 1, length)
-    decay = torch.exp(delta_g * A.view(groups, per, n_state, 1))  # [b, g, d/g, n, l], in (0, 1] for A <= 0
+    log_decay = delta_g * A.view(groups, per, n_state, 1)  # [b, g, d/g, n, l], <= 0 for A <= 0
     drive = (delta * u).view(batch, groups, per, 1, length) * B.view(batch, groups, 1, n_state, length)
-    states = linear_scan_autograd(decay, drive)
+    states = linear_scan_autograd(log_decay, drive)
     y = (states * C.view(batch, groups, 1, n_state, length)).sum(dim=3).view(batch, dim, length)
     if D is not None:
         y = y + u * D.float().view(1, dim, 1)
