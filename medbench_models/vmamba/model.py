@@ -19,9 +19,9 @@ checkpoints load with ``strict=True``. What the released configurations use, and
 * head: ``classifier.norm`` (LayerNorm) -> global average pool -> ``classifier.head`` (linear, only when
   ``num_classes > 0``).
 
-Tensors are channel-last between layers (the authors' ``norm_layer="ln"`` layout; their tiny checkpoint
-was trained channel-first with ``LayerNorm2d``, which has the same parameters and computes the same
-function). Stochastic depth, dropout, position embeddings, the gate branch, the other forward types and
+Tensors are channel-last between layers (the authors' ``norm_layer="ln"`` layout; their builders default
+to channel-first with ``LayerNorm2d`` and 1x1-conv ``Linear2d``, which hold the same parameters, with the
+same shapes, and compute the same function). Stochastic depth, dropout, position embeddings, the gate branch, the other forward types and
 the FLOP counters of the authors' file are left out (none is used by the released checkpoints at
 inference; fine-tuning here runs without stochastic depth, as for the other families).
 """
