@@ -51,7 +51,7 @@ from harness.hashing import sha256_file
 from harness.paths import medbench_home
 
 # Bump when the recipe below changes in a way that changes the image (it is part of inputs_hash()).
-BUILD_RECIPE_VERSION = "4"
+BUILD_RECIPE_VERSION = "4"  # 4: subpackages of medbench_models (families/, vmamba/) are copied too
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO_ROOT / "docker" / "base" / "requirements.txt"
@@ -122,19 +122,19 @@ def _stage(name: str, timings: dict[str, float] | None = None) -> Iterator[None]
 
 
 def _package_files() -> list[Path]:
-    """The repository's packages copied into the image (and hashed): every file under ``medbench_sdk/``
-    and ``medbench_models/``, subpackages and licence notices included (no byte-code caches)."""
+    """The repository's packages copied into the image (and hashed): every ``.py`` file of ``medbench_sdk``
+    and ``medbench_models``, subpackages included (``medbench_models/families/``, ``medbench_models/vmamba/``)."""
     files = []
     for pkg in PACKAGE_DIRS:
-        found = sorted(p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-        if not any(p.suffix == ".py" for p in found):
+        found = sorted(p for p in pkg.rglob("*.py") if "__pycache__" not in p.relative_to(pkg).parts)
+        if not found:
             raise BuildError(f"no sources found in {pkg}")
         files += found
     return files
 
 
 def _arcname(path: Path) -> str:
-    """``medbench_models/families/base.py``: the path below the repository root."""
+    """``medbench_models/families/base.py`` for a file of a package in ``PACKAGE_DIRS``."""
     return path.relative_to(REPO_ROOT).as_posix()
 
 
@@ -402,9 +402,10 @@ def _chroot_install(rootfs: Path, wheelhouse: Path, home: Path) -> None:
         _remove_tree(site / pkg.name)
         (site / pkg.name).mkdir()
     for path in _package_files():
-        (site / _arcname(path)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, site / _arcname(path))
-        os.chmod(site / _arcname(path), 0o644)
+        dest = site / _arcname(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        os.chmod(dest, 0o644)
 
     env = {"PATH": CHROOT_PATH, "HOME": "/root", "LC_ALL": "C.UTF-8"}  # no host PIP_* leaks in
     log = home / "logs" / "chroot-pip.log"

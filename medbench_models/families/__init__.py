@@ -1,8 +1,8 @@
 """Backbone families: how each is built from its model id and how it pools one embedding per image.
 
 One module per source of architectures: ``timm_families`` (DINOv2, MAE, AIMv2, SAM2.1, supervised),
-``coca`` (open_clip). Each family declares its pooling (fairness rule 3); a manifest's ``pooling`` must
-start with that name.
+``coca`` (open_clip), ``vmamba`` (medbench's own VMamba implementation, ``medbench_models.vmamba``). Each
+family declares its pooling (fairness rule 3); a manifest's ``pooling`` must start with that name.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import torch
 from medbench_models.families.base import Backbone, Family
 from medbench_models.families.coca import CocaFamily
 from medbench_models.families.timm_families import TIMM_FAMILIES, pool_cls, pool_patch_mean
+from medbench_models.families.vmamba import VMambaFamily
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (*TIMM_FAMILIES, CocaFamily())}
+FAMILIES: dict[str, Family] = {f.name: f for f in (*TIMM_FAMILIES, CocaFamily(), VMambaFamily())}
 
 
 def get_family(name: str) -> Family:
