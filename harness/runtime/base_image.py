@@ -529,6 +529,24 @@ def _drop_stale(client, keep_id: str) -> None:
                     _progress(f"removed stale tag {tag}")
                 except docker.errors.APIError:
                     pass
+    prune_untagged(client)
+
+
+def prune_untagged(client) -> float:
+    """Remove untagged medbench images (old bases, submission images a rebuild replaced): every base
+    import is a new 6 GB layer, so without this each rebuild leaks its predecessor. Images still used by a
+    tagged image or a container stay. Returns the GB reclaimed."""
+    import docker
+
+    try:
+        report = client.images.prune(filters={"dangling": True, "label": FLAVOUR_LABEL})
+    except docker.errors.APIError as exc:
+        _progress(f"warning: could not prune untagged medbench images: {exc}")
+        return 0.0
+    gb = (report.get("SpaceReclaimed") or 0) / 1e9
+    if report.get("ImagesDeleted"):
+        _progress(f"pruned {len(report['ImagesDeleted'])} untagged medbench image layers ({gb:.1f} GB)")
+    return gb
 
 
 # ------------------------------------------------------------------------------------ API

@@ -92,6 +92,7 @@ def build_submission_image(
         raise ValueError(f"weights must be one of {WEIGHTS_MODES}, got {weights!r}")
     check_base_is_current(client, base_image)
     tag = image_tag(spec, variant)
+    previous = _image_id(client, tag)
     lines: list[str] = []
     try:
         stream = client.api.build(
@@ -114,4 +115,22 @@ def build_submission_image(
         raise ImageBuildFailed(f"build of {tag} failed: {exc}", clean_build_log("".join(lines))[-log_cap:]) from None
     except DockerException as exc:
         raise EngineError(f"Docker engine error while building {tag}: {exc}") from None
-    return _inspect(client, tag)
+    built = _inspect(client, tag)
+    if previous and previous != built.image_id:
+        _remove_replaced(client, previous)
+    return built
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return client.images.get(tag).id
+    except ImageNotFound:
+        return None
+
+
+def _remove_replaced(client: docker.DockerClient, image_id: str) -> None:
+    """The image a rebuild replaced: untagged now, and it may hold a whole old base; gone unless in use."""
+    try:
+        client.images.remove(image_id, noprune=False)
+    except (APIError, ImageNotFound):
+        pass  # still used by a container or another tag: it stays

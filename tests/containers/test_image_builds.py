@@ -34,3 +34,27 @@ def test_the_current_base_passes_the_check(docker_client, base_image):
 def test_build_logs_lose_colour_codes_and_caret_lines():
     raw = "Step 3/5 : RUN x\n\x1b[91mTraceback (most recent call last):\n\x1b[0m    family = get(x)\n             ^^^^^^\n   ~~~^^^\nValueError: bad\n"
     assert clean_build_log(raw) == "Step 3/5 : RUN x\nTraceback (most recent call last):\n    family = get(x)\nValueError: bad\n"
+
+
+def test_a_rebuild_removes_the_image_it_replaced(docker_client, base_image):
+    """Each rebuild on a new base would otherwise leave an untagged image holding a whole old base."""
+    from docker.errors import ImageNotFound
+
+    spec = load_submission("baseline-histogram")
+    first = build_submission_image(docker_client, spec, "hist16-thumb8", base_image=base_image, weights="random")
+    second = build_submission_image(docker_client, spec, "hist16-thumb8", base_image=base_image, weights="pretrained")  # another label
+    assert second.image_id != first.image_id
+    with pytest.raises(ImageNotFound):
+        docker_client.images.get(first.image_id)
+    again = build_submission_image(docker_client, spec, "hist16-thumb8", base_image=base_image, weights="random")
+    assert docker_client.images.get(again.tag).id == again.image_id
+
+
+def test_untagged_medbench_images_are_pruned_and_others_kept(docker_client, base_image):
+    from harness.runtime.base_image import prune_untagged
+
+    ours = docker_client.images.build(fileobj=io.BytesIO(f"FROM {base_image}\nLABEL t=untagged-ours\n".encode()), rm=True, network_mode="none")[0]
+    prune_untagged(docker_client)
+    with pytest.raises(Exception):
+        docker_client.images.get(ours.id)
+    docker_client.images.get(base_image)  # tagged: kept
