@@ -2,7 +2,8 @@
 
 AdamW; layer-wise learning-rate decay over the trunk's blocks (timm's ``group_matcher``), the head at the
 full rate; linear warmup then cosine decay per step; after every epoch the val predictions are scored
-with the task type's official metric (``metrics``) and the best epoch's weights are kept; the test split
+with the dataset's official metric (``task.json``'s ``dataset.official_metric``, else the task type's
+usual one; ``metrics``) and the best epoch's weights are kept; the test split
 is predicted once, with those weights. Training stops at ``max_epochs`` or when the next epoch would not
 fit in ``max_seconds`` (with the test pass reserved). Activation checkpointing is on during training
 (timm's ``set_grad_checkpointing``) so that native resolutions fit in a container's memory limit; the
